@@ -1,0 +1,256 @@
+"""The one validation pipeline: parse → merge → schema → rules → render.
+
+The CLI, the pre-commit hook, CI and the server's reload all call
+``Pipeline``; none has a check of its own. A run reports every finding it
+can, not the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from . import claims as claim_rules
+from .findings import Finding, Severity, error
+from .layout import CONFIG_TYPES, PLATFORM, SCHEMA_TYPES, TENANT_ID, TENANTS, ConfigTree
+from .merge import Layer, Origin, Provenance, merge_layers
+from .parse import Document
+from .references import check_references
+from .schema import SchemaSet
+from .source import Source
+
+
+@dataclass(frozen=True, slots=True)
+class TenantConfig:
+    """One tenant's merged config, where each value came from, and its findings."""
+
+    tenant_id: str
+    config: dict[str, Any]
+    provenance: Provenance
+    findings: tuple[Finding, ...]
+    claims: tuple[claim_rules.Claim, ...]
+
+    @property
+    def tenant(self) -> dict[str, Any]:
+        tenant = self.config.get("tenant")
+        return tenant if isinstance(tenant, dict) else {}
+
+    @property
+    def valid(self) -> bool:
+        return not any(f.severity is Severity.ERROR for f in self.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The findings of a run over some tenants, sorted and without repeats."""
+
+    findings: tuple[Finding, ...]
+    tenants: tuple[str, ...]
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity is Severity.WARNING)
+
+
+class Pipeline:
+    """Validates the tenants of one source; shared layers are read once."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.tree = ConfigTree(source)
+        self.schemas = SchemaSet(source, SCHEMA_TYPES)
+        self.platform = self.tree.platform_data
+        self.findings = [*self.tree.findings, *self.schemas.findings]
+        self._check_platform()
+
+    def _check_platform(self) -> None:
+        document = self.tree.platform
+        if document is None:
+            return
+        provenance = Provenance([Layer("platform", {PLATFORM: document})])
+        fallback = Origin(document.path, 1, 1, "platform")
+        self.findings += self.schemas.validate(
+            PLATFORM, document.data, provenance, fallback, None
+        )
+
+    def tenant(self, tenant_id: str) -> TenantConfig:
+        """Merge and check one tenant (without the checks across tenants)."""
+        documents, findings = self.tree.tenant_documents(tenant_id)
+        tenant_file = f"{TENANTS}/{tenant_id}/tenant.yaml"
+        fallback = Origin(tenant_file, 1, 1, f"tenant:{tenant_id}")
+        tenant_layer = Layer(f"tenant:{tenant_id}", documents)
+
+        findings += _identity(tenant_id, documents.get("tenant"), fallback)
+        if any(finding.code in _UNMERGEABLE for finding in findings):
+            # A tenant whose own files do not parse is not merged: the rest of
+            # its config would be checked against half of what was meant.
+            return TenantConfig(tenant_id, {}, Provenance([]), tuple(findings), ())
+
+        plan_layer, plan_findings = self._plan(tenant_id, documents, fallback)
+        findings += plan_findings
+        layers = [self.tree.base, *plan_layer, tenant_layer]
+        provenance = Provenance(layers)
+
+        for layer in layers[1:]:
+            for config_type, document in layer.documents.items():
+                findings += self.schemas.locked(config_type, document, tenant_id)
+
+        config = {}
+        for config_type in CONFIG_TYPES:
+            merged = merge_layers(layers, config_type)
+            if merged is not None:
+                config[config_type] = merged
+                findings += self.schemas.validate(
+                    config_type, merged, provenance, fallback, tenant_id
+                )
+
+        findings += check_references(
+            config, provenance, tenant_id, fallback, self.platform
+        )
+        claims = tuple(_claims(tenant_id, config, provenance, self.platform, fallback))
+        return TenantConfig(tenant_id, config, provenance, tuple(findings), claims)
+
+    def _plan(
+        self,
+        tenant_id: str,
+        documents: dict[str, Document],
+        fallback: Origin,
+    ) -> tuple[list[Layer], list[Finding]]:
+        provenance = Provenance([self.tree.base, Layer("tenant", documents)])
+        tenant = merge_layers(provenance.layers, "tenant") or {}
+        plan = tenant.get("plan")
+        if plan is None or not isinstance(plan, str):
+            return [], []
+        if plan in self.tree.plans:
+            return [self.tree.plans[plan]], []
+
+        origin = provenance.origin("tenant", ("plan",)) or fallback
+        known = ", ".join(sorted(self.tree.plans)) or "none"
+        finding = error(
+            "plan-unknown",
+            f"plan '{plan}' has no folder base/plans/{plan}/; the plans are: {known}",
+            origin.file,
+            origin.line,
+            origin.column,
+            tenant_id,
+        )
+        return [], [finding]
+
+    def run(self, tenant_ids: Iterable[str] | None = None) -> Result:
+        """Validate the given tenants (all by default) and the checks across them.
+
+        Host and prefix claims are compared across every tenant even when only
+        some are validated, so that a new claim cannot collide unseen.
+        """
+        wanted = set(self.tree.tenant_ids if tenant_ids is None else tenant_ids)
+        findings = list(self.findings)
+        all_claims = claim_rules.platform_claims(self.platform, self._platform_origin)
+
+        for tenant_id in self.tree.tenant_ids:
+            tenant = self.tenant(tenant_id)
+            all_claims.extend(tenant.claims)
+            if tenant_id in wanted:
+                findings.extend(tenant.findings)
+
+        findings += [
+            finding
+            for finding in claim_rules.conflicts(all_claims)
+            if finding.tenant in wanted
+        ]
+        return Result(_collapse(findings), tuple(sorted(wanted)))
+
+    def _platform_origin(self, path: tuple[str | int, ...]) -> Origin:
+        document = self.tree.platform
+        if document is None:
+            return Origin("base/platform.yaml", 1, 1, "platform")
+        line, column = document.marks.get(path, (1, 1))
+        return Origin(document.path, line, column, "platform")
+
+
+# Findings after which a tenant is not merged: a file is missing or unreadable.
+_UNMERGEABLE = {
+    "yaml-syntax",
+    "yaml-duplicate-key",
+    "yaml-tag",
+    "yaml-key",
+    "yaml-limit",
+    "yaml-root",
+    "file-symlink",
+    "file-missing",
+}
+
+
+def _identity(
+    tenant_id: str, document: Document | None, fallback: Origin
+) -> list[Finding]:
+    if not TENANT_ID.match(tenant_id):
+        return [
+            error(
+                "tenant-id-mismatch",
+                f"folder name '{tenant_id}' is not a valid tenant id: use lowercase "
+                "letters, digits and '-', starting with a letter, 3 to 63 characters",
+                fallback.file,
+                tenant=tenant_id,
+            )
+        ]
+    if document is None:
+        return []
+    declared = document.data.get("id")
+    if declared is None or declared == tenant_id:
+        return []
+    line, column = document.marks.get(("id",), (1, 1))
+    return [
+        error(
+            "tenant-id-mismatch",
+            f"id '{declared}' differs from the folder name '{tenant_id}'; set "
+            f"id: {tenant_id}, or rename the folder to tenants/{declared}/",
+            document.path,
+            line,
+            column,
+            tenant_id,
+        )
+    ]
+
+
+def _claims(
+    tenant_id: str,
+    config: dict[str, Any],
+    provenance: Provenance,
+    platform: dict[str, Any],
+    fallback: Origin,
+) -> Iterable[claim_rules.Claim]:
+    tenant = config.get("tenant")
+    if not isinstance(tenant, dict):
+        return
+    domains = tenant.get("domains")
+    for index, host in enumerate(domains if isinstance(domains, list) else []):
+        if isinstance(host, str):
+            origin = provenance.nearest("tenant", ("domains", index)) or fallback
+            yield claim_rules.Claim("host", host.lower(), tenant_id, origin)
+
+    prefix = claim_rules.tenant_prefix(tenant, platform)
+    if prefix is not None:
+        origin = (
+            provenance.origin("tenant", ("routing", "path_prefix"))
+            or provenance.origin("tenant", ("id",))
+            or fallback
+        )
+        yield claim_rules.Claim("prefix", prefix, tenant_id, origin)
+
+
+def _collapse(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Sort, and report once what a shared layer caused in many tenants."""
+    unique: dict[tuple[str, str, int, int, str], Finding] = {}
+    for finding in findings:
+        key = (finding.code, finding.file, finding.line, finding.column, finding.message)
+        if key in unique:
+            if unique[key].tenant != finding.tenant:
+                unique[key] = replace(unique[key], tenant=None)
+            continue
+        unique[key] = finding
+    return tuple(sorted(unique.values(), key=Finding.sort_key))

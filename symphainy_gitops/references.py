@@ -1,0 +1,359 @@
+"""References between config types, checked inside one tenant's merged config.
+
+Every reference must resolve to something the same tenant defines, after the
+merge; role inheritance and workflow steps must not loop. The checks read
+data that may also have schema errors, so they skip what has the wrong shape
+instead of failing on it (the schema already reports that).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from .findings import Finding, error, warning
+from .merge import Origin, Provenance
+from .parse import Path
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _strings(value: Any) -> Iterator[tuple[int, str]]:
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, str):
+                yield index, item
+
+
+class _Checker:
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        provenance: Provenance,
+        tenant: str,
+        fallback: Origin,
+    ) -> None:
+        self.config = config
+        self.provenance = provenance
+        self.tenant = tenant
+        self.fallback = fallback
+        self.findings: list[Finding] = []
+
+    def collection(self, config_type: str, key: str) -> dict[str, Any]:
+        return _mapping(_mapping(self.config.get(config_type)).get(key))
+
+    def origin(self, config_type: str, path: Path) -> Origin:
+        return self.provenance.nearest(config_type, path) or self.fallback
+
+    def report(self, code: str, config_type: str, path: Path, message: str) -> None:
+        origin = self.origin(config_type, path)
+        self.findings.append(
+            error(code, message, origin.file, origin.line, origin.column, self.tenant)
+        )
+
+    def expect(
+        self,
+        config_type: str,
+        path: Path,
+        name: str,
+        what: str,
+        known: Iterable[str],
+        scope: str | None = None,
+    ) -> None:
+        known = sorted(known)
+        if name in known:
+            return
+        dotted = ".".join(str(step) for step in path)
+        scope = scope or f"in the merged config of tenant '{self.tenant}'"
+        message = f"{dotted}: '{name}' is not {what} {scope}"
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        if close:
+            message += f"; did you mean '{close[0]}'?"
+        elif known:
+            message += f"; define it, or use one of: {', '.join(known[:12])}"
+            message += " …" if len(known) > 12 else ""
+        else:
+            message += "; the tenant defines none yet"
+        self.report("ref-unknown", config_type, path, message)
+
+
+def check_references(
+    config: Mapping[str, Any],
+    provenance: Provenance,
+    tenant: str,
+    fallback: Origin,
+    platform: Mapping[str, Any],
+) -> list[Finding]:
+    """Dangling references, cycles and unreachable steps in one tenant."""
+    check = _Checker(config, provenance, tenant, fallback)
+    models = check.collection("domain_models", "models")
+    workflows = check.collection("workflows", "workflows")
+    roles = check.collection("user_management", "roles")
+    permissions = check.collection("user_management", "permissions")
+    sources = set(models) | set(workflows)
+
+    _model_mappings(check, models)
+    _workflows(check, workflows, models, roles)
+    _dashboards(check, roles, sources)
+    _endpoints(check, models, permissions)
+    _roles(check, roles, permissions)
+    _personas(check, permissions, sources)
+    _tenant_service(check, platform)
+    return check.findings
+
+
+def _model_mappings(check: _Checker, models: dict[str, Any]) -> None:
+    for model_id, model in models.items():
+        fields = _mapping(_mapping(model).get("fields"))
+        mappings = _mapping(_mapping(model).get("mappings"))
+        for mapping_id, mapping in mappings.items():
+            for field in _mapping(_mapping(mapping).get("fields")):
+                path = ("models", model_id, "mappings", mapping_id, "fields", field)
+                check.expect(
+                    "domain_models",
+                    path,
+                    field,
+                    f"a field of model '{model_id}'",
+                    fields,
+                )
+
+
+def _workflows(
+    check: _Checker,
+    workflows: dict[str, Any],
+    models: dict[str, Any],
+    roles: dict[str, Any],
+) -> None:
+    for workflow_id, workflow in workflows.items():
+        workflow = _mapping(workflow)
+        base: Path = ("workflows", workflow_id)
+        steps = _mapping(workflow.get("steps"))
+
+        model = workflow.get("input_model")
+        if isinstance(model, str):
+            check.expect(
+                "workflows", (*base, "input_model"), model, "a domain model", models
+            )
+        start = workflow.get("start")
+        if isinstance(start, str):
+            check.expect(
+                "workflows",
+                (*base, "start"),
+                start,
+                f"a step of workflow '{workflow_id}'",
+                steps,
+            )
+
+        graph: dict[str, list[tuple[str, Path]]] = {}
+        for step_id, step in steps.items():
+            step = _mapping(step)
+            step_path = (*base, "steps", step_id)
+            edges = graph.setdefault(step_id, [])
+            for index, target in _strings(step.get("next")):
+                path = (*step_path, "next", index)
+                check.expect(
+                    "workflows",
+                    path,
+                    target,
+                    f"a step of workflow '{workflow_id}'",
+                    steps,
+                )
+                if target in steps:
+                    edges.append((target, path))
+            for index, role in _strings(step.get("approvers")):
+                check.expect(
+                    "workflows", (*step_path, "approvers", index), role, "a role", roles
+                )
+
+        _cycles(check, "workflows", graph, f"the steps of workflow '{workflow_id}'")
+        if isinstance(start, str) and start in steps:
+            _unreachable(check, workflow_id, start, graph)
+
+
+def _unreachable(
+    check: _Checker,
+    workflow_id: str,
+    start: str,
+    graph: dict[str, list[tuple[str, Path]]],
+) -> None:
+    seen = {start}
+    pending = [start]
+    while pending:
+        for target, _ in graph.get(pending.pop(), []):
+            if target not in seen:
+                seen.add(target)
+                pending.append(target)
+
+    for step_id in sorted(set(graph) - seen):
+        path: Path = ("workflows", workflow_id, "steps", step_id)
+        origin = check.origin("workflows", path)
+        check.findings.append(
+            warning(
+                "workflow-unreachable",
+                f"workflow '{workflow_id}': no path from the start step '{start}' "
+                f"reaches step '{step_id}'; point a 'next' at it, or remove it",
+                origin.file,
+                origin.line,
+                origin.column,
+                check.tenant,
+            )
+        )
+
+
+def _cycles(
+    check: _Checker,
+    config_type: str,
+    graph: dict[str, list[tuple[str, Path]]],
+    what: str,
+) -> None:
+    """Report each distinct cycle once, at the edge that closes it."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    stack: list[str] = []
+    reported: set[frozenset[str]] = set()
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for target, path in graph.get(node, []):
+            if state.get(target) == 1:
+                loop = [*stack[stack.index(target) :], target]
+                if frozenset(loop) not in reported:
+                    reported.add(frozenset(loop))
+                    check.report(
+                        "ref-cycle",
+                        config_type,
+                        path,
+                        f"{what} form a cycle: {' → '.join(loop)}; break it by "
+                        "removing one of these links",
+                    )
+            elif target not in state:
+                visit(target)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+
+
+def _dashboards(check: _Checker, roles: dict[str, Any], sources: set[str]) -> None:
+    for dashboard_id, dashboard in check.collection("dashboards", "dashboards").items():
+        dashboard = _mapping(dashboard)
+        base: Path = ("dashboards", dashboard_id)
+        for index, role in _strings(dashboard.get("visible_to")):
+            check.expect("dashboards", (*base, "visible_to", index), role, "a role", roles)
+        for widget_id, widget in _mapping(dashboard.get("widgets")).items():
+            source = _mapping(widget).get("source")
+            if isinstance(source, str):
+                check.expect(
+                    "dashboards",
+                    (*base, "widgets", widget_id, "source"),
+                    source,
+                    "a workflow or domain model",
+                    sources,
+                )
+
+
+def _endpoints(
+    check: _Checker, models: dict[str, Any], permissions: dict[str, Any]
+) -> None:
+    endpoints = check.collection("ingestion_endpoints", "endpoints")
+    for endpoint_id, endpoint in endpoints.items():
+        endpoint = _mapping(endpoint)
+        base: Path = ("endpoints", endpoint_id)
+        model = endpoint.get("model")
+        if isinstance(model, str):
+            check.expect(
+                "ingestion_endpoints", (*base, "model"), model, "a domain model", models
+            )
+        mapping = endpoint.get("mapping")
+        if isinstance(mapping, str) and isinstance(model, str) and model in models:
+            check.expect(
+                "ingestion_endpoints",
+                (*base, "mapping"),
+                mapping,
+                f"a mapping of model '{model}'",
+                _mapping(_mapping(models[model]).get("mappings")),
+            )
+        permission = endpoint.get("required_permission")
+        if isinstance(permission, str):
+            check.expect(
+                "ingestion_endpoints",
+                (*base, "required_permission"),
+                permission,
+                "a permission",
+                permissions,
+            )
+
+
+def _roles(check: _Checker, roles: dict[str, Any], permissions: dict[str, Any]) -> None:
+    graph: dict[str, list[tuple[str, Path]]] = {}
+    for role_id, role in roles.items():
+        role = _mapping(role)
+        base: Path = ("roles", role_id)
+        for index, permission in _strings(role.get("permissions")):
+            check.expect(
+                "user_management",
+                (*base, "permissions", index),
+                permission,
+                "a permission",
+                permissions,
+            )
+        edges = graph.setdefault(role_id, [])
+        for index, parent in _strings(role.get("inherits")):
+            path = (*base, "inherits", index)
+            check.expect("user_management", path, parent, "a role", roles)
+            if parent in roles:
+                edges.append((parent, path))
+    _cycles(check, "user_management", graph, "role inheritance links")
+
+    route_permissions = check.collection("user_management", "route_permissions")
+    for route_id, route in route_permissions.items():
+        permission = _mapping(route).get("permission")
+        if isinstance(permission, str):
+            check.expect(
+                "user_management",
+                ("route_permissions", route_id, "permission"),
+                permission,
+                "a permission",
+                permissions,
+            )
+
+
+def _personas(check: _Checker, permissions: dict[str, Any], sources: set[str]) -> None:
+    personas = check.collection("ai_agent_personas", "personas")
+    for persona_id, persona in personas.items():
+        persona = _mapping(persona)
+        base: Path = ("personas", persona_id)
+        for index, permission in _strings(persona.get("permissions")):
+            check.expect(
+                "ai_agent_personas",
+                (*base, "permissions", index),
+                permission,
+                "a permission",
+                permissions,
+            )
+        for index, source in _strings(persona.get("workflows")):
+            check.expect(
+                "ai_agent_personas",
+                (*base, "workflows", index),
+                source,
+                "a workflow or domain model",
+                sources,
+            )
+
+
+def _tenant_service(check: _Checker, platform: Mapping[str, Any]) -> None:
+    service = _mapping(_mapping(check.config.get("tenant")).get("routing")).get("service")
+    if isinstance(service, str):
+        check.expect(
+            "tenant",
+            ("routing", "service"),
+            service,
+            "a service",
+            _mapping(platform.get("services")),
+            scope="in base/platform.yaml",
+        )

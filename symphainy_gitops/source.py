@@ -1,0 +1,207 @@
+"""Where the files come from: the working tree, or a git revision via pygit2.
+
+Both sources answer the same three questions (what is in this folder, what
+is in this file, and which tree id does this folder have), so everything
+above this module works on either without a checkout or a subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+import pygit2
+
+from .errors import GitopsError
+
+WORKING_TREE = "working tree"
+
+
+class Kind(StrEnum):
+    FILE = "file"
+    DIR = "dir"
+    SYMLINK = "symlink"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    name: str
+    kind: Kind
+    size: int
+
+
+class Source(Protocol):
+    """Read-only access to one version of the repository's files."""
+
+    @property
+    def label(self) -> str:
+        """The commit id, or ``working tree``."""
+
+    @property
+    def commit(self) -> str | None:
+        """The full commit id, or None for the working tree."""
+
+    def list(self, folder: str) -> list[Entry] | None:
+        """The entries of ``folder`` sorted by name; None if it is missing."""
+
+    def read(self, path: str) -> bytes:
+        """The content of the file at ``path``."""
+
+    def size(self, path: str) -> int | None:
+        """The size of the file at ``path``; None if it is missing."""
+
+    def tree_id(self, folder: str) -> str | None:
+        """A content id of the folder when the source has one (git), else None."""
+
+
+class WorktreeSource:
+    """The files on disk below ``root``, as they are now."""
+
+    commit = None
+    label = WORKING_TREE
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def _path(self, relative: str) -> Path:
+        return self.root / relative if relative else self.root
+
+    def list(self, folder: str) -> list[Entry] | None:
+        try:
+            with os.scandir(self._path(folder)) as scan:
+                entries = [_worktree_entry(item) for item in scan]
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return sorted(entries, key=lambda entry: entry.name)
+
+    def read(self, path: str) -> bytes:
+        return self._path(path).read_bytes()
+
+    def size(self, path: str) -> int | None:
+        try:
+            return self._path(path).lstat().st_size
+        except FileNotFoundError:
+            return None
+
+    def tree_id(self, folder: str) -> str | None:
+        return None
+
+
+def _worktree_entry(item: os.DirEntry[str]) -> Entry:
+    if item.is_symlink():
+        return Entry(item.name, Kind.SYMLINK, 0)
+    info = item.stat(follow_symlinks=False)
+    if stat.S_ISDIR(info.st_mode):
+        return Entry(item.name, Kind.DIR, 0)
+    if stat.S_ISREG(info.st_mode):
+        return Entry(item.name, Kind.FILE, info.st_size)
+    return Entry(item.name, Kind.OTHER, 0)
+
+
+_GIT_KINDS = {
+    pygit2.enums.FileMode.TREE: Kind.DIR,
+    pygit2.enums.FileMode.BLOB: Kind.FILE,
+    pygit2.enums.FileMode.BLOB_EXECUTABLE: Kind.FILE,
+    pygit2.enums.FileMode.LINK: Kind.SYMLINK,
+}
+
+
+class GitSource:
+    """The files of one commit, read from the object database."""
+
+    def __init__(self, repo: pygit2.Repository, commit: pygit2.Commit) -> None:
+        self.repo = repo
+        self._commit = commit
+        self._tree = commit.tree
+
+    @property
+    def commit(self) -> str:
+        return str(self._commit.id)
+
+    @property
+    def label(self) -> str:
+        return self.commit
+
+    def _object(self, path: str) -> pygit2.Object | None:
+        if not path:
+            return self._tree
+        try:
+            return self._tree[path]
+        except KeyError:
+            return None
+
+    def list(self, folder: str) -> list[Entry] | None:
+        tree = self._object(folder)
+        if not isinstance(tree, pygit2.Tree):
+            return None
+        entries = []
+        for item in tree:
+            kind = _GIT_KINDS.get(item.filemode, Kind.OTHER)
+            entries.append(Entry(item.name, kind, 0))
+        return sorted(entries, key=lambda entry: entry.name)
+
+    def read(self, path: str) -> bytes:
+        blob = self._object(path)
+        if not isinstance(blob, pygit2.Blob):
+            raise GitopsError(f"{path} is not a file at {self.label[:12]}")
+        return bytes(blob.data)
+
+    def size(self, path: str) -> int | None:
+        item = self._object(path)
+        if item is None:
+            return None
+        # The header alone: a 50 MB blob is refused without being read.
+        _, size = self.repo.odb.read_header(item.id)
+        return int(size)
+
+    def tree_id(self, folder: str) -> str | None:
+        item = self._object(folder)
+        return str(item.id) if item is not None else None
+
+
+def open_repository(root: Path) -> pygit2.Repository:
+    path = pygit2.discover_repository(str(root))
+    if path is None:
+        raise GitopsError(
+            f"{root} is not inside a git repository; run the command from the "
+            "config repository or pass --repo"
+        )
+    return pygit2.Repository(path)
+
+
+def resolve_commit(repo: pygit2.Repository, ref: str) -> pygit2.Commit:
+    try:
+        obj = repo.revparse_single(ref)
+        commit = obj.peel(pygit2.Commit)
+    except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+        raise GitopsError(
+            f"'{ref}' is not a commit, tag or branch of this repository; "
+            "'git log --oneline' lists the commits"
+        ) from None
+    assert isinstance(commit, pygit2.Commit)
+    return commit
+
+
+def open_source(root: Path, ref: str | None) -> Source:
+    """The working tree at ``root`` when ``ref`` is None, else that revision."""
+    if ref is None:
+        return WorktreeSource(root)
+    repo = open_repository(root)
+    return GitSource(repo, resolve_commit(repo, ref))
+
+
+def repository_root(start: Path) -> Path:
+    """The config repository's top folder: the nearest one with base/ and tenants/."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / "base").is_dir() and (folder / "tenants").is_dir():
+            return folder
+    raise GitopsError(
+        f"no config repository at or above {start}: expected folders base/ and "
+        "tenants/; run the command from the repository or pass --repo"
+    )
