@@ -141,11 +141,16 @@ class Pipeline:
         )
         return [], [finding]
 
-    def run(self, tenant_ids: Iterable[str] | None = None) -> Result:
+    def run(
+        self,
+        tenant_ids: Iterable[str] | None = None,
+        keep: dict[str, TenantConfig] | None = None,
+    ) -> Result:
         """Validate the given tenants (all by default) and the checks across them.
 
         Host and prefix claims are compared across every tenant even when only
-        some are validated, so that a new claim cannot collide unseen.
+        some are validated, so that a new claim cannot collide unseen. The
+        merged configs of the wanted tenants go into ``keep`` when given.
         """
         wanted = set(self.tree.tenant_ids if tenant_ids is None else tenant_ids)
         findings = list(self.findings)
@@ -156,6 +161,8 @@ class Pipeline:
             all_claims.extend(tenant.claims)
             if tenant_id in wanted:
                 findings.extend(tenant.findings)
+                if keep is not None:
+                    keep[tenant_id] = tenant
 
         findings += [
             finding
@@ -247,7 +254,13 @@ def _collapse(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     """Sort, and report once what a shared layer caused in many tenants."""
     unique: dict[tuple[str, str, int, int, str], Finding] = {}
     for finding in findings:
-        key = (finding.code, finding.file, finding.line, finding.column, finding.message)
+        key = (
+            finding.code,
+            finding.file,
+            finding.line,
+            finding.column,
+            finding.message,
+        )
         if key in unique:
             if unique[key].tenant != finding.tenant:
                 unique[key] = replace(unique[key], tenant=None)
