@@ -86,7 +86,9 @@ class Pipeline:
         tenant_layer = Layer(f"tenant:{tenant_id}", documents)
 
         findings += _identity(tenant_id, documents.get("tenant"), fallback)
-        if any(finding.code in _UNMERGEABLE for finding in findings):
+        if not TENANT_ID.match(tenant_id) or any(
+            finding.code in _UNMERGEABLE for finding in findings
+        ):
             # A tenant whose own files do not parse is not merged: the rest of
             # its config would be checked against half of what was meant.
             return TenantConfig(tenant_id, {}, Provenance([]), tuple(findings), ())

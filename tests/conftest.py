@@ -1,0 +1,60 @@
+"""Shared fixtures: real config repositories in tmp_path, built from this one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pygit2
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENT = ("base", "tenants", "schemas")
+
+
+def copy_content(target: Path) -> Path:
+    """A copy of this repository's config (base/, tenants/, schemas/) at target."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in CONTENT:
+        shutil.copytree(ROOT / name, target / name)
+    return target
+
+
+def commit_all(repo_path: Path, message: str) -> str:
+    """Stage everything in the working tree and commit it; returns the commit id."""
+    repo = pygit2.Repository(str(repo_path))
+    repo.index.add_all()
+    repo.index.write()
+    tree = repo.index.write_tree()
+    signature = pygit2.Signature("Test Author", "author@example.test", 1_700_000_000, 0)
+    parents = [] if repo.head_is_unborn else [repo.head.target]
+    oid = repo.create_commit("HEAD", signature, signature, message, tree, parents)
+    return str(oid)
+
+
+@pytest.fixture
+def config_repo(tmp_path: Path) -> Path:
+    """A git repository holding a copy of this repository's config, committed."""
+    path = copy_content(tmp_path / "repo")
+    pygit2.init_repository(str(path), initial_head="main")
+    commit_all(path, "Initial config")
+    return path
+
+
+@pytest.fixture
+def write(config_repo: Path) -> Callable[[str, str], Path]:
+    """Write a file of the test repository's working tree."""
+
+    def _write(relative: str, content: str) -> Path:
+        path = config_repo / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+        return path
+
+    return _write
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
