@@ -17,6 +17,7 @@ from .layout import CONFIG_TYPES, PLATFORM, SCHEMA_TYPES, TENANT_ID, TENANTS, Co
 from .merge import Layer, Origin, Provenance, merge_layers
 from .parse import Document
 from .references import check_references
+from .render import RenderError, render_tenant, unsafe_values
 from .schema import SchemaSet
 from .source import Source
 
@@ -114,8 +115,48 @@ class Pipeline:
         findings += check_references(
             config, provenance, tenant_id, fallback, self.platform
         )
+        findings += self._render(tenant_id, config, provenance, fallback, findings)
         claims = tuple(_claims(tenant_id, config, provenance, self.platform, fallback))
         return TenantConfig(tenant_id, config, provenance, tuple(findings), claims)
+
+    def _render(
+        self,
+        tenant_id: str,
+        config: dict[str, Any],
+        provenance: Provenance,
+        fallback: Origin,
+        findings: list[Finding],
+    ) -> list[Finding]:
+        """Values that cannot reach Traefik safely, then a trial render."""
+        problems = []
+        for (config_type, *path), message in unsafe_values(config):
+            origin = provenance.nearest(str(config_type), tuple(path)) or fallback
+            dotted = ".".join(str(step) for step in path)
+            problems.append(
+                error(
+                    "render-unsafe",
+                    f"{dotted}: {message}",
+                    origin.file,
+                    origin.line,
+                    origin.column,
+                    tenant_id,
+                )
+            )
+        errors = any(finding.severity is Severity.ERROR for finding in findings)
+        if problems or errors or self._platform_invalid:
+            return problems
+
+        try:
+            render_tenant(self.platform, config)
+        except RenderError as exc:
+            return [error("render-unsafe", str(exc), fallback.file, tenant=tenant_id)]
+        return []
+
+    @property
+    def _platform_invalid(self) -> bool:
+        return self.tree.platform is None or any(
+            finding.file == self.tree.platform.path for finding in self.findings
+        )
 
     def _plan(
         self,
