@@ -49,7 +49,9 @@ def platform_claims(platform: Mapping[str, Any], origin_of: Any) -> list[Claim]:
     for index, path in enumerate(reserved if isinstance(reserved, list) else []):
         if isinstance(path, str):
             origin = origin_of(("reserved_paths", index))
-            claims.append(Claim("prefix", path.rstrip("/") or "/", PLATFORM_OWNER, origin))
+            claims.append(
+                Claim("prefix", path.rstrip("/") or "/", PLATFORM_OWNER, origin)
+            )
     return claims
 
 
@@ -60,7 +62,7 @@ def conflicts(claims: Iterable[Claim]) -> list[Finding]:
     for claim in claims:
         (hosts if claim.kind == "host" else prefixes)[claim.value].append(claim)
 
-    findings = []
+    findings: list[Finding] = []
     for host, holders in hosts.items():
         findings.extend(_clashes(holders, f"host '{host}'", "host-conflict"))
 

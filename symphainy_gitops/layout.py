@@ -8,8 +8,8 @@ one tenant's documents at a time.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from .findings import Finding, error
@@ -147,7 +147,9 @@ class ConfigTree:
             )
         return False
 
-    def tenant_documents(self, tenant_id: str) -> tuple[dict[str, Document], list[Finding]]:
+    def tenant_documents(
+        self, tenant_id: str
+    ) -> tuple[dict[str, Document], list[Finding]]:
         """The parsed files of one tenant's folder, and the findings in them."""
         folder = f"{TENANTS}/{tenant_id}"
         findings: list[Finding] = []

@@ -262,7 +262,12 @@ def parse_document(path: str, content: bytes) -> tuple[Document | None, list[Fin
     except UnicodeDecodeError as exc:
         line = content[: exc.start].count(b"\n") + 1
         return None, [
-            error("yaml-syntax", "the file is not UTF-8 text; save it as UTF-8", path, line)
+            error(
+                "yaml-syntax",
+                "the file is not UTF-8 text; save it as UTF-8",
+                path,
+                line,
+            )
         ]
 
     try:

@@ -244,7 +244,9 @@ def _dashboards(check: _Checker, roles: dict[str, Any], sources: set[str]) -> No
         dashboard = _mapping(dashboard)
         base: Path = ("dashboards", dashboard_id)
         for index, role in _strings(dashboard.get("visible_to")):
-            check.expect("dashboards", (*base, "visible_to", index), role, "a role", roles)
+            check.expect(
+                "dashboards", (*base, "visible_to", index), role, "a role", roles
+            )
         for widget_id, widget in _mapping(dashboard.get("widgets")).items():
             source = _mapping(widget).get("source")
             if isinstance(source, str):
@@ -312,12 +314,12 @@ def _roles(check: _Checker, roles: dict[str, Any], permissions: dict[str, Any]) 
 
     route_permissions = check.collection("user_management", "route_permissions")
     for route_id, route in route_permissions.items():
-        permission = _mapping(route).get("permission")
-        if isinstance(permission, str):
+        required = _mapping(route).get("permission")
+        if isinstance(required, str):
             check.expect(
                 "user_management",
                 ("route_permissions", route_id, "permission"),
-                permission,
+                required,
                 "a permission",
                 permissions,
             )
@@ -347,7 +349,8 @@ def _personas(check: _Checker, permissions: dict[str, Any], sources: set[str]) -
 
 
 def _tenant_service(check: _Checker, platform: Mapping[str, Any]) -> None:
-    service = _mapping(_mapping(check.config.get("tenant")).get("routing")).get("service")
+    routing = _mapping(_mapping(check.config.get("tenant")).get("routing"))
+    service = routing.get("service")
     if isinstance(service, str):
         check.expect(
             "tenant",

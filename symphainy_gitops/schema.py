@@ -129,7 +129,13 @@ class SchemaSet:
             return Schema(config_type, path, raw)
         except json.JSONDecodeError as exc:
             self.findings.append(
-                error("schema-file", f"not valid JSON: {exc.msg}", path, exc.lineno, exc.colno)
+                error(
+                    "schema-file",
+                    f"not valid JSON: {exc.msg}",
+                    path,
+                    exc.lineno,
+                    exc.colno,
+                )
             )
         except (ValueError, jsonschema_rs.ValidationError) as exc:
             self.findings.append(
@@ -254,8 +260,9 @@ def _explain(schema: Schema, problem: Any, data: Any) -> Iterator[tuple[Path, st
 
     if name == "PropertyNames":
         bad = _bad_property_names(schema, node, _value_at(data, path))
+        hint = _description(node.get("propertyNames"))
         for key in bad:
-            yield (*path, key), f"{where}: '{key}' is not a valid name{_description(node.get('propertyNames'))}"
+            yield (*path, key), f"{where}: '{key}' is not a valid name{hint}"
         if bad:
             return
 

@@ -142,7 +142,7 @@ class GitSource:
         entries = []
         for item in tree:
             kind = _GIT_KINDS.get(item.filemode, Kind.OTHER)
-            entries.append(Entry(item.name, kind, 0))
+            entries.append(Entry(str(item.name), kind, 0))
         return sorted(entries, key=lambda entry: entry.name)
 
     def read(self, path: str) -> bytes:
