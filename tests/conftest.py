@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pygit2
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ("base", "tenants", "schemas")
@@ -58,3 +59,10 @@ def write(config_repo: Path) -> Callable[[str, str], Path]:
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
+
+
+# Shared machines are noisy: data generation must not fail a run by its speed.
+settings.register_profile(
+    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("default")

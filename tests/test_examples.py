@@ -96,4 +96,5 @@ def test_every_finding_names_what_would_be_right(tmp_path: Path) -> None:
         _, report = run_validate(root, "--strict")
         for finding in report["findings"]:
             assert len(finding["message"].split()) >= 6, finding
-            assert finding["line"] >= 1 and finding["column"] >= 1, finding
+            assert finding["line"] >= 1, finding
+            assert finding["column"] >= 1, finding

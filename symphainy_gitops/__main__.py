@@ -1,0 +1,5 @@
+"""``python -m symphainy_gitops`` runs the CLI."""
+
+from .cli import main
+
+main()
