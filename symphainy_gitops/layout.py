@@ -16,7 +16,7 @@ from .findings import Finding, error
 from .merge import Layer
 from .parse import MAX_FILE_BYTES, Document, parse_document, too_large
 from .secrets import plaintext_secrets
-from .source import Entry, Kind, Source
+from .source import Entry, FileTooLarge, Kind, Source
 
 PLATFORM = "platform"
 CONFIG_TYPES = (
@@ -201,14 +201,15 @@ class ConfigTree:
             sink.append(_unknown_file(path, entry))
             return None
 
-        size = entry.size or self.source.size(path) or 0
-        if size > MAX_FILE_BYTES:
-            sink.append(too_large(path, size))
+        try:
+            content = self.source.read(path, limit=MAX_FILE_BYTES)
+        except FileTooLarge as refused:
+            sink.append(too_large(path, refused.size))
             return None
-        document, findings = parse_document(path, self.source.read(path))
+        document, findings = parse_document(path, content)
         sink.extend(findings)
         if document is not None:
-            sink.extend(plaintext_secrets(document))
+            sink.extend(plaintext_secrets(document, content))
         return document
 
 

@@ -9,6 +9,7 @@ large is built. Scalars resolve by the YAML 1.2 core schema: ``yes``, ``no``,
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -40,23 +41,40 @@ _INT, _FLOAT = _TAG + "int", _TAG + "float"
 _MAP, _SEQ = _TAG + "map", _TAG + "seq"
 
 
-class _CoreSchemaLoader(yaml.CSafeLoader):
-    """The C parser with the YAML 1.2 core schema's implicit resolvers."""
-
-
-_CoreSchemaLoader.yaml_implicit_resolvers = {}
-for _tag, _pattern, _first in (
-    (_NULL, r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    (_BOOL, r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
-    (_INT, r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
+_CORE_PLAIN = (
+    (_NULL, re.compile(r"^(?:~|null|Null|NULL|)$")),
+    (_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")),
+    (_INT, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")),
     (
         _FLOAT,
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
-        list("-+.0123456789"),
+        re.compile(
+            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
     ),
-):
-    _CoreSchemaLoader.add_implicit_resolver(_tag, re.compile(_pattern), _first)
+)
+
+
+@functools.lru_cache(maxsize=8192)
+def _plain_scalar_tag(value: str) -> str:
+    for tag, pattern in _CORE_PLAIN:
+        if pattern.match(value):
+            return tag
+    return _STR
+
+
+class _CoreSchemaLoader(yaml.CSafeLoader):
+    """The C parser, resolving untagged values by the YAML 1.2 core schema.
+
+    Replaces PyYAML's resolver, which implements YAML 1.1 (``no`` is false,
+    ``1:30`` is a number) and walks a list of patterns for every scalar; the
+    config's scalars repeat a lot, so the answer is cached by value.
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode:
+            return _plain_scalar_tag(value) if implicit[0] else _STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,10 @@ from typing import Any
 from . import claims as claim_rules
 from .findings import Finding, Severity, error
 from .layout import CONFIG_TYPES, PLATFORM, SCHEMA_TYPES, TENANT_ID, TENANTS, ConfigTree
-from .merge import Layer, Origin, Provenance, merge_layers
+from .merge import Layer, Origin, Provenance, merge, merge_layers
 from .parse import Document
 from .references import check_references
-from .render import RenderError, render_tenant, unsafe_values
+from .render import unsafe_values
 from .schema import SchemaSet
 from .source import Source
 
@@ -67,6 +67,7 @@ class Pipeline:
         self.schemas = SchemaSet(source, SCHEMA_TYPES)
         self.platform = self.tree.platform_data
         self.findings = [*self.tree.findings, *self.schemas.findings]
+        self._shared_layers: dict[str | None, _Shared] = {}
         self._check_platform()
 
     def _check_platform(self) -> None:
@@ -84,7 +85,6 @@ class Pipeline:
         documents, findings = self.tree.tenant_documents(tenant_id)
         tenant_file = f"{TENANTS}/{tenant_id}/tenant.yaml"
         fallback = Origin(tenant_file, 1, 1, f"tenant:{tenant_id}")
-        tenant_layer = Layer(f"tenant:{tenant_id}", documents)
 
         findings += _identity(tenant_id, documents.get("tenant"), fallback)
         if not TENANT_ID.match(tenant_id) or any(
@@ -94,30 +94,50 @@ class Pipeline:
             # its config would be checked against half of what was meant.
             return TenantConfig(tenant_id, {}, Provenance([]), tuple(findings), ())
 
-        plan_layer, plan_findings = self._plan(tenant_id, documents, fallback)
+        plan, plan_findings = self._plan(tenant_id, documents, fallback)
         findings += plan_findings
-        layers = [self.tree.base, *plan_layer, tenant_layer]
-        provenance = Provenance(layers)
+        shared = self._shared(plan)
+        provenance = Provenance(
+            [*shared.layers, Layer(f"tenant:{tenant_id}", documents)]
+        )
+        findings += shared.findings
 
-        for layer in layers[1:]:
-            for config_type, document in layer.documents.items():
-                findings += self.schemas.locked(config_type, document, tenant_id)
-
-        config = {}
+        config: dict[str, Any] = {}
         for config_type in CONFIG_TYPES:
-            merged = merge_layers(layers, config_type)
-            if merged is not None:
-                config[config_type] = merged
-                findings += self.schemas.validate(
-                    config_type, merged, provenance, fallback, tenant_id
-                )
+            below = shared.merged.get(config_type)
+            document = documents.get(config_type)
+            if document is None:
+                if below is not None:
+                    config[config_type] = below
+                    findings += shared.schema_findings(config_type)
+                continue
+            findings += self.schemas.locked(config_type, document, tenant_id)
+            config[config_type] = merge(below, document.data)
+            findings += self.schemas.validate(
+                config_type, config[config_type], provenance, fallback, tenant_id
+            )
 
         findings += check_references(
-            config, provenance, tenant_id, fallback, self.platform
+            config,
+            provenance,
+            tenant_id,
+            fallback,
+            self.platform,
+            shared=set(CONFIG_TYPES) - set(documents),
+            cache=shared.references,
         )
-        findings += self._render(tenant_id, config, provenance, fallback, findings)
+        findings += self._render(tenant_id, config, provenance, fallback)
         claims = tuple(_claims(tenant_id, config, provenance, self.platform, fallback))
         return TenantConfig(tenant_id, config, provenance, tuple(findings), claims)
+
+    def _shared(self, plan: str | None) -> _Shared:
+        """base/ merged with a plan, checked once for all tenants on that plan."""
+        if plan not in self._shared_layers:
+            layers = [self.tree.base]
+            if plan is not None:
+                layers.append(self.tree.plans[plan])
+            self._shared_layers[plan] = _Shared(layers, self.schemas)
+        return self._shared_layers[plan]
 
     def _render(
         self,
@@ -125,9 +145,13 @@ class Pipeline:
         config: dict[str, Any],
         provenance: Provenance,
         fallback: Origin,
-        findings: list[Finding],
     ) -> list[Finding]:
-        """Values that cannot reach Traefik safely, then a trial render."""
+        """The render step: every value that cannot reach Traefik safely.
+
+        Schema and reference checks already hold the rest of what rendering
+        needs (a DNS-label id, known services), so render itself cannot fail
+        on a tenant that passes; ``render`` refuses what does not.
+        """
         problems = []
         for (config_type, *path), message in unsafe_values(config):
             origin = provenance.nearest(str(config_type), tuple(path)) or fallback
@@ -142,35 +166,27 @@ class Pipeline:
                     tenant_id,
                 )
             )
-        errors = any(finding.severity is Severity.ERROR for finding in findings)
-        if problems or errors or self._platform_invalid:
-            return problems
-
-        try:
-            render_tenant(self.platform, config)
-        except RenderError as exc:
-            return [error("render-unsafe", str(exc), fallback.file, tenant=tenant_id)]
-        return []
-
-    @property
-    def _platform_invalid(self) -> bool:
-        return self.tree.platform is None or any(
-            finding.file == self.tree.platform.path for finding in self.findings
-        )
+        return problems
 
     def _plan(
         self,
         tenant_id: str,
         documents: dict[str, Document],
         fallback: Origin,
-    ) -> tuple[list[Layer], list[Finding]]:
-        provenance = Provenance([self.tree.base, Layer("tenant", documents)])
-        tenant = merge_layers(provenance.layers, "tenant") or {}
-        plan = tenant.get("plan")
-        if plan is None or not isinstance(plan, str):
-            return [], []
+    ) -> tuple[str | None, list[Finding]]:
+        """The tenant's plan (its own choice, else base's default), if it exists."""
+        layers = [self.tree.base, Layer("tenant", documents)]
+        provenance = Provenance(layers)
+        chosen = [
+            layer.documents["tenant"].data
+            for layer in layers
+            if "plan" in layer.documents.get("tenant", _EMPTY).data
+        ]
+        plan = chosen[-1]["plan"] if chosen else None
+        if not isinstance(plan, str):
+            return None, []
         if plan in self.tree.plans:
-            return [self.tree.plans[plan]], []
+            return plan, []
 
         origin = provenance.origin("tenant", ("plan",)) or fallback
         known = ", ".join(sorted(self.tree.plans)) or "none"
@@ -182,7 +198,7 @@ class Pipeline:
             origin.column,
             tenant_id,
         )
-        return [], [finding]
+        return None, [finding]
 
     def run(
         self,
@@ -221,6 +237,49 @@ class Pipeline:
         line, column = document.marks.get(path, (1, 1))
         return Origin(document.path, line, column, "platform")
 
+
+class _Shared:
+    """The layers below the tenant (base, and a plan): merged and checked once.
+
+    Most tenants override a few values; everything they do not override is
+    the same object for all of them, so its schema and reference checks run
+    once per plan instead of once per tenant. Findings here belong to no one
+    tenant (their tenant is None): the file to fix is in base/ or the plan.
+    """
+
+    def __init__(self, layers: list[Layer], schemas: SchemaSet) -> None:
+        self.layers = layers
+        self.schemas = schemas
+        self.provenance = Provenance(layers)
+        self.merged: dict[str, Any] = {}
+        self.findings: list[Finding] = []
+        self.references: dict[str, list[Finding]] = {}
+        self._schema_findings: dict[str, list[Finding]] = {}
+
+        for config_type in CONFIG_TYPES:
+            merged = merge_layers(layers, config_type)
+            if merged is not None:
+                self.merged[config_type] = merged
+        for layer in layers[1:]:
+            for config_type, document in layer.documents.items():
+                self.findings += schemas.locked(config_type, document, None)
+
+    def schema_findings(self, config_type: str) -> list[Finding]:
+        """Schema findings of a shared document, for a tenant that uses it as is.
+
+        Checked on first use only: a document that every tenant overlays (the
+        tenant type, which holds each tenant's id) is never complete alone.
+        """
+        if config_type not in self._schema_findings:
+            origin = self.provenance.nearest(config_type, ())
+            assert origin is not None
+            self._schema_findings[config_type] = self.schemas.validate(
+                config_type, self.merged[config_type], self.provenance, origin, None
+            )
+        return self._schema_findings[config_type]
+
+
+_EMPTY = Document("", {}, {})
 
 # Findings after which a tenant is not merged: a file is missing or unreadable.
 _UNMERGEABLE = {

@@ -9,7 +9,8 @@ instead of failing on it (the schema already reports that).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from functools import cached_property
 from typing import Any
 
 from .findings import Finding, error, warning
@@ -33,7 +34,7 @@ class _Checker:
         self,
         config: Mapping[str, Any],
         provenance: Provenance,
-        tenant: str,
+        tenant: str | None,
         fallback: Origin,
     ) -> None:
         self.config = config
@@ -44,6 +45,27 @@ class _Checker:
 
     def collection(self, config_type: str, key: str) -> dict[str, Any]:
         return _mapping(_mapping(self.config.get(config_type)).get(key))
+
+    @cached_property
+    def models(self) -> dict[str, Any]:
+        return self.collection("domain_models", "models")
+
+    @cached_property
+    def workflows(self) -> dict[str, Any]:
+        return self.collection("workflows", "workflows")
+
+    @cached_property
+    def roles(self) -> dict[str, Any]:
+        return self.collection("user_management", "roles")
+
+    @cached_property
+    def permissions(self) -> dict[str, Any]:
+        return self.collection("user_management", "permissions")
+
+    @cached_property
+    def sources(self) -> set[str]:
+        """What a widget or a persona may read: workflows and domain models."""
+        return set(self.models) | set(self.workflows)
 
     def origin(self, config_type: str, path: Path) -> Origin:
         return self.provenance.nearest(config_type, path) or self.fallback
@@ -60,23 +82,22 @@ class _Checker:
         path: Path,
         name: str,
         what: str,
-        known: Iterable[str],
-        scope: str | None = None,
+        known: Collection[str],
+        scope: str = "in the merged config (base, plan and tenant)",
     ) -> None:
-        known = sorted(known)
         if name in known:
             return
+        names = sorted(known)
         dotted = ".".join(str(step) for step in path)
-        scope = scope or f"in the merged config of tenant '{self.tenant}'"
         message = f"{dotted}: '{name}' is not {what} {scope}"
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
         if close:
             message += f"; did you mean '{close[0]}'?"
-        elif known:
-            message += f"; define it, or use one of: {', '.join(known[:12])}"
-            message += " …" if len(known) > 12 else ""
+        elif names:
+            message += f"; define it, or use one of: {', '.join(names[:12])}"
+            message += " …" if len(names) > 12 else ""
         else:
-            message += "; the tenant defines none yet"
+            message += "; none is defined yet"
         self.report("ref-unknown", config_type, path, message)
 
 
@@ -86,27 +107,37 @@ def check_references(
     tenant: str,
     fallback: Origin,
     platform: Mapping[str, Any],
+    shared: Collection[str] = (),
+    cache: dict[str, list[Finding]] | None = None,
 ) -> list[Finding]:
-    """Dangling references, cycles and unreachable steps in one tenant."""
+    """Dangling references, cycles and unreachable steps in one tenant.
+
+    ``shared`` names the config types whose merged document this tenant
+    shares with others (it has no overlay of its own for them). A check that
+    reads only shared documents has the same result for all of those
+    tenants: it runs once, its findings belong to no single tenant, and
+    ``cache`` keeps them for the next tenant.
+    """
+    findings = []
+    for name, inputs, run in _CHECKS:
+        if cache is not None and inputs <= set(shared):
+            if name not in cache:
+                check = _Checker(config, provenance, None, fallback)
+                run(check)
+                cache[name] = check.findings
+            findings += cache[name]
+            continue
+        check = _Checker(config, provenance, tenant, fallback)
+        run(check)
+        findings += check.findings
+
     check = _Checker(config, provenance, tenant, fallback)
-    models = check.collection("domain_models", "models")
-    workflows = check.collection("workflows", "workflows")
-    roles = check.collection("user_management", "roles")
-    permissions = check.collection("user_management", "permissions")
-    sources = set(models) | set(workflows)
-
-    _model_mappings(check, models)
-    _workflows(check, workflows, models, roles)
-    _dashboards(check, roles, sources)
-    _endpoints(check, models, permissions)
-    _roles(check, roles, permissions)
-    _personas(check, permissions, sources)
     _tenant_service(check, platform)
-    return check.findings
+    return findings + check.findings
 
 
-def _model_mappings(check: _Checker, models: dict[str, Any]) -> None:
-    for model_id, model in models.items():
+def _model_mappings(check: _Checker) -> None:
+    for model_id, model in check.models.items():
         fields = _mapping(_mapping(model).get("fields"))
         mappings = _mapping(_mapping(model).get("mappings"))
         for mapping_id, mapping in mappings.items():
@@ -121,13 +152,9 @@ def _model_mappings(check: _Checker, models: dict[str, Any]) -> None:
                 )
 
 
-def _workflows(
-    check: _Checker,
-    workflows: dict[str, Any],
-    models: dict[str, Any],
-    roles: dict[str, Any],
-) -> None:
-    for workflow_id, workflow in workflows.items():
+def _workflows(check: _Checker) -> None:
+    models, roles = check.models, check.roles
+    for workflow_id, workflow in check.workflows.items():
         workflow = _mapping(workflow)
         base: Path = ("workflows", workflow_id)
         steps = _mapping(workflow.get("steps"))
@@ -239,7 +266,8 @@ def _cycles(
             visit(node)
 
 
-def _dashboards(check: _Checker, roles: dict[str, Any], sources: set[str]) -> None:
+def _dashboards(check: _Checker) -> None:
+    roles, sources = check.roles, check.sources
     for dashboard_id, dashboard in check.collection("dashboards", "dashboards").items():
         dashboard = _mapping(dashboard)
         base: Path = ("dashboards", dashboard_id)
@@ -259,9 +287,8 @@ def _dashboards(check: _Checker, roles: dict[str, Any], sources: set[str]) -> No
                 )
 
 
-def _endpoints(
-    check: _Checker, models: dict[str, Any], permissions: dict[str, Any]
-) -> None:
+def _endpoints(check: _Checker) -> None:
+    models, permissions = check.models, check.permissions
     endpoints = check.collection("ingestion_endpoints", "endpoints")
     for endpoint_id, endpoint in endpoints.items():
         endpoint = _mapping(endpoint)
@@ -291,7 +318,8 @@ def _endpoints(
             )
 
 
-def _roles(check: _Checker, roles: dict[str, Any], permissions: dict[str, Any]) -> None:
+def _roles(check: _Checker) -> None:
+    roles, permissions = check.roles, check.permissions
     graph: dict[str, list[tuple[str, Path]]] = {}
     for role_id, role in roles.items():
         role = _mapping(role)
@@ -325,7 +353,8 @@ def _roles(check: _Checker, roles: dict[str, Any], permissions: dict[str, Any]) 
             )
 
 
-def _personas(check: _Checker, permissions: dict[str, Any], sources: set[str]) -> None:
+def _personas(check: _Checker) -> None:
+    permissions, sources = check.permissions, check.sources
     personas = check.collection("ai_agent_personas", "personas")
     for persona_id, persona in personas.items():
         persona = _mapping(persona)
@@ -360,3 +389,20 @@ def _tenant_service(check: _Checker, platform: Mapping[str, Any]) -> None:
             _mapping(platform.get("services")),
             scope="in base/platform.yaml",
         )
+
+
+_MODELS, _WORKFLOWS, _USERS = "domain_models", "workflows", "user_management"
+
+# Each check and the config types it reads.
+_CHECKS: tuple[tuple[str, frozenset[str], Callable[[_Checker], None]], ...] = (
+    ("model_mappings", frozenset({_MODELS}), _model_mappings),
+    ("workflows", frozenset({_WORKFLOWS, _MODELS, _USERS}), _workflows),
+    ("dashboards", frozenset({"dashboards", _WORKFLOWS, _MODELS, _USERS}), _dashboards),
+    ("endpoints", frozenset({"ingestion_endpoints", _MODELS, _USERS}), _endpoints),
+    ("roles", frozenset({_USERS}), _roles),
+    (
+        "personas",
+        frozenset({"ai_agent_personas", _WORKFLOWS, _MODELS, _USERS}),
+        _personas,
+    ),
+)

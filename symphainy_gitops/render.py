@@ -10,6 +10,8 @@ wins silently.
 
 from __future__ import annotations
 
+import json
+import re
 import unicodedata
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -63,9 +65,11 @@ def unsafe_values(config: Mapping[str, Any]) -> list[tuple[Path, str]]:
     # Traefik runs every dynamic file through Go templates. Only the tenant
     # document reaches the output; other types may hold templates of their
     # own (a persona's prompt, say), which are no concern of the gateway.
-    for path, text in _strings({"tenant": config.get("tenant", {})}, ()):
-        if "{{" in text or "}}" in text:
-            problems.append((path, _template_message(text)))
+    tenant = {"tenant": config.get("tenant", {})}
+    if _may_hold_braces(tenant):
+        for path, text in _strings(tenant, ()):
+            if "{{" in text:
+                problems.append((path, _template_message(text)))
 
     for path, text in _rule_or_url_strings(config):
         message = _rule_char_problem(text)
@@ -73,6 +77,14 @@ def unsafe_values(config: Mapping[str, Any]) -> list[tuple[Path, str]]:
             problems.append((path, message))
 
     return sorted(set(problems), key=lambda item: (_path_key(item[0]), item[1]))
+
+
+def _may_hold_braces(value: Any) -> bool:
+    # One pass in C over the whole document; the walk below only runs when
+    # it finds something, which for valid config is never. JSON's own braces
+    # never form "{{" (an object opens with '{"' or '{}'), so only text can.
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return "{{" in text
 
 
 def _strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
@@ -111,13 +123,18 @@ def _lookup(config: Mapping[str, Any], path: Path) -> Any:
 
 def _template_message(text: str) -> str:
     return (
-        f"{text!r} contains '{{{{' or '}}}}', which Traefik's file provider "
+        f"{text!r} contains '{{{{', which Traefik's file provider "
         "would read as a Go template; remove the braces (plain text only)"
     )
 
 
+_RULE_BREAKERS = re.compile(r"[`\"'\s\x00-\x1f\x7f-\x9f]")
+
+
 def _rule_char_problem(text: str) -> str | None:
     """Why ``text`` may not go into a router rule or a URL, or None."""
+    if not _RULE_BREAKERS.search(text):
+        return None
     for char in text:
         if char == "`":
             what = "a backtick, which would end the rule's string"

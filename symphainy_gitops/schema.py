@@ -115,7 +115,7 @@ class SchemaSet:
 
     def _load(self, source: Source, config_type: str) -> Schema | None:
         path = f"schemas/{config_type}.schema.json"
-        if source.size(path) is None:
+        if not source.exists(path):
             self.findings.append(
                 error(
                     "schema-file",

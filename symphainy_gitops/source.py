@@ -8,7 +8,6 @@ above this module works on either without a checkout or a subprocess.
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -32,7 +31,15 @@ class Kind(StrEnum):
 class Entry:
     name: str
     kind: Kind
-    size: int
+
+
+class FileTooLarge(GitopsError):
+    """A file over the size limit; refused before its content is read."""
+
+    def __init__(self, path: str, size: int) -> None:
+        super().__init__(f"{path} is {size:,} bytes")
+        self.path = path
+        self.size = size
 
 
 class Source(Protocol):
@@ -49,11 +56,11 @@ class Source(Protocol):
     def list(self, folder: str) -> list[Entry] | None:
         """The entries of ``folder`` sorted by name; None if it is missing."""
 
-    def read(self, path: str) -> bytes:
-        """The content of the file at ``path``."""
+    def read(self, path: str, limit: int | None = None) -> bytes:
+        """The content of the file at ``path``; FileTooLarge past ``limit``."""
 
-    def size(self, path: str) -> int | None:
-        """The size of the file at ``path``; None if it is missing."""
+    def exists(self, path: str) -> bool:
+        """Whether ``path`` names a file or folder."""
 
     def tree_id(self, folder: str) -> str | None:
         """A content id of the folder when the source has one (git), else None."""
@@ -67,9 +74,11 @@ class WorktreeSource:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        self._root = str(self.root)
 
-    def _path(self, relative: str) -> Path:
-        return self.root / relative if relative else self.root
+    def _path(self, relative: str) -> str:
+        # Plain strings: pathlib's parsing costs more than the read itself.
+        return os.path.join(self._root, relative) if relative else self._root
 
     def list(self, folder: str) -> list[Entry] | None:
         try:
@@ -79,28 +88,31 @@ class WorktreeSource:
             return None
         return sorted(entries, key=lambda entry: entry.name)
 
-    def read(self, path: str) -> bytes:
-        return self._path(path).read_bytes()
+    def read(self, path: str, limit: int | None = None) -> bytes:
+        # O_NOFOLLOW: a file swapped for a link after it was listed is refused.
+        fd = os.open(self._path(path), os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if limit is not None and size > limit:
+                raise FileTooLarge(path, size)
+            return handle.read()
 
-    def size(self, path: str) -> int | None:
-        try:
-            return self._path(path).lstat().st_size
-        except FileNotFoundError:
-            return None
+    def exists(self, path: str) -> bool:
+        return os.path.lexists(self._path(path))
 
     def tree_id(self, folder: str) -> str | None:
         return None
 
 
 def _worktree_entry(item: os.DirEntry[str]) -> Entry:
+    # DirEntry answers these from the directory listing, without a stat call.
     if item.is_symlink():
-        return Entry(item.name, Kind.SYMLINK, 0)
-    info = item.stat(follow_symlinks=False)
-    if stat.S_ISDIR(info.st_mode):
-        return Entry(item.name, Kind.DIR, 0)
-    if stat.S_ISREG(info.st_mode):
-        return Entry(item.name, Kind.FILE, info.st_size)
-    return Entry(item.name, Kind.OTHER, 0)
+        return Entry(item.name, Kind.SYMLINK)
+    if item.is_dir(follow_symlinks=False):
+        return Entry(item.name, Kind.DIR)
+    if item.is_file(follow_symlinks=False):
+        return Entry(item.name, Kind.FILE)
+    return Entry(item.name, Kind.OTHER)
 
 
 _GIT_KINDS = {
@@ -142,22 +154,24 @@ class GitSource:
         entries = []
         for item in tree:
             kind = _GIT_KINDS.get(item.filemode, Kind.OTHER)
-            entries.append(Entry(str(item.name), kind, 0))
+            entries.append(Entry(str(item.name), kind))
         return sorted(entries, key=lambda entry: entry.name)
 
-    def read(self, path: str) -> bytes:
-        blob = self._object(path)
-        if not isinstance(blob, pygit2.Blob):
+    def read(self, path: str, limit: int | None = None) -> bytes:
+        item = self._object(path)
+        if item is None or item.type_str != "blob":
             raise GitopsError(f"{path} is not a file at {self.label[:12]}")
+        if limit is not None:
+            # The header alone: a 50 MB blob is refused without being read.
+            _, size = self.repo.odb.read_header(item.id)
+            if size > limit:
+                raise FileTooLarge(path, int(size))
+        blob = self.repo[item.id]
+        assert isinstance(blob, pygit2.Blob)
         return bytes(blob.data)
 
-    def size(self, path: str) -> int | None:
-        item = self._object(path)
-        if item is None:
-            return None
-        # The header alone: a 50 MB blob is refused without being read.
-        _, size = self.repo.odb.read_header(item.id)
-        return int(size)
+    def exists(self, path: str) -> bool:
+        return self._object(path) is not None
 
     def tree_id(self, folder: str) -> str | None:
         item = self._object(folder)

@@ -136,7 +136,7 @@ def test_suspended_tenant_renders_nothing() -> None:
         (("tenant", "routing", "path_prefix"), "/api/x\x00"),
         (("tenant", "cors", "allowed_origins", 0), "https://a.test\n"),
         (("tenant", "name"), "Acme {{ .Env }}"),
-        (("tenant", "cors", "allowed_headers", 0), "X-}}"),
+        (("tenant", "cors", "allowed_headers", 0), "X-{{.}}"),
     ],
 )
 def test_unsafe_values_are_found_with_their_path(
@@ -158,6 +158,13 @@ def test_unsafe_values_are_found_with_their_path(
 
 def test_safe_config_has_no_unsafe_values() -> None:
     assert unsafe_values(_acme()) == []
+
+
+def test_closing_braces_alone_start_no_template() -> None:
+    config = _acme()
+    config["tenant"]["name"] = "Acme }} Mutual"
+
+    assert unsafe_values(config) == []
 
 
 def test_template_in_a_key_is_found() -> None:

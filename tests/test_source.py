@@ -11,7 +11,13 @@ import pytest
 
 from symphainy_gitops.errors import GitopsError
 from symphainy_gitops.pipeline import Pipeline
-from symphainy_gitops.source import GitSource, Kind, WorktreeSource, open_source
+from symphainy_gitops.source import (
+    FileTooLarge,
+    GitSource,
+    Kind,
+    WorktreeSource,
+    open_source,
+)
 
 from .conftest import commit_all
 
@@ -64,7 +70,7 @@ def test_an_older_revision_is_read_without_a_checkout(
     assert (config_repo / "tenants/acme/workflows.yaml").read_text() == BROKEN_WORKFLOW
 
 
-def test_git_source_sees_symlinks_and_sizes_without_reading_blobs(
+def test_git_source_sees_symlinks_and_refuses_large_blobs_by_header(
     config_repo: Path,
 ) -> None:
     os.symlink("../../base/tenant.yaml", config_repo / "tenants/acme/dashboards.yaml")
@@ -77,7 +83,10 @@ def test_git_source_sees_symlinks_and_sizes_without_reading_blobs(
     assert isinstance(source, GitSource)
     entries = {entry.name: entry.kind for entry in source.list("tenants/acme") or []}
     assert entries["dashboards.yaml"] is Kind.SYMLINK
-    assert source.size("tenants/acme/workflows.yaml") == 1_500_000
+    with pytest.raises(FileTooLarge) as refused:
+        source.read("tenants/acme/workflows.yaml", limit=1_000_000)
+    assert refused.value.size == 1_500_000
+    assert len(source.read("tenants/acme/workflows.yaml")) == 1_500_000
     assert source.list("no/such/folder") is None
     assert source.tree_id("tenants/acme") is not None
 
@@ -90,13 +99,24 @@ def test_worktree_source_lists_sorted_and_reports_missing(config_repo: Path) -> 
     assert names == sorted(names)
     assert "acme" in names
     assert source.list("nope") is None
-    assert source.size("nope.yaml") is None
+    assert not source.exists("nope.yaml")
+    assert source.exists("tenants/acme/tenant.yaml")
     assert source.tree_id("tenants") is None
 
 
 def test_unknown_ref_is_a_clear_error(config_repo: Path) -> None:
     with pytest.raises(GitopsError, match="'no-such-branch' is not a commit"):
         open_source(config_repo, "no-such-branch")
+
+
+def test_worktree_read_refuses_a_file_swapped_for_a_link(config_repo: Path) -> None:
+    source = WorktreeSource(config_repo)
+    path = config_repo / "tenants/acme/tenant.yaml"
+    path.unlink()
+    path.symlink_to("/etc/hostname")
+
+    with pytest.raises(OSError, match="link"):
+        source.read("tenants/acme/tenant.yaml")
 
 
 def test_outside_a_repository_is_a_clear_error(tmp_path: Path) -> None:
