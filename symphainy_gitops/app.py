@@ -1,0 +1,730 @@
+"""The read-only HTTP app: ForwardAuth for the gateway and config lookups.
+
+It serves one immutable snapshot of a git ref. A background thread polls the
+ref and, when it moves, builds the next snapshot off the request path and
+swaps it in with one assignment; a commit that fails validation is never
+served. Every response is JSON; errors carry a stable code.
+
+Decisions:
+
+- An unroutable host or path on ``/auth/verify`` is 403 ``route-unknown``:
+  the gateway refuses it like any other request it may not pass, and the
+  answer does not tell a prober which hosts exist.
+- ``/auth/verify`` answers every method, because the decision is about the
+  forwarded method (``X-Forwarded-Method``), not about how the gateway asks.
+- Lookups are GET and HEAD only; another tenant's id answers exactly like an
+  unknown one (404, same body).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pygit2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from .auth import (
+    MAX_TOKEN_BYTES,
+    AuthSettings,
+    Identity,
+    KeySet,
+    Refused,
+    Verifier,
+    decide,
+)
+from .errors import GitopsError
+from .layout import CONFIG_TYPES
+from .merge import explain
+from .pipeline import TenantConfig
+from .snapshot import Snapshot, SnapshotRejected, build_snapshot
+from .source import GitSource, open_repository, resolve_commit
+
+logger = logging.getLogger("symphainy_gitops.app")
+
+HISTORY_SIZE = 8
+_JSON = "application/json"
+_HEALTHY = b'{"status":"ok"}'
+_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/~^-]{0,199}")
+_LOOKUP_METHODS = ["GET"]  # Starlette adds HEAD to every GET route.
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+# ---------------------------------------------------------------------------
+# Snapshots: the served one, its reloads, and older revisions on demand
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """A snapshot with the verifier built for its platform's auth settings."""
+
+    snapshot: Snapshot
+    verifier: Verifier
+
+
+class ConfigState:
+    """The snapshot being served and the reload loop that replaces it."""
+
+    def __init__(self, root: Path, ref: str, keys: KeySet, poll: float) -> None:
+        self.root = root
+        self.ref = ref
+        self.keys = keys
+        self.poll = poll
+        self.served: Served | None = None
+        self.last_error: dict[str, Any] | None = None
+        self._failed: str | None = None
+        self._history: OrderedDict[str, Snapshot | SnapshotRejected] = OrderedDict()
+        self._build_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def reload(self) -> None:
+        """Serve the ref's commit if it moved and validates; else keep the last."""
+        try:
+            repo = open_repository(self.root)
+            commit = resolve_commit(repo, self.ref)
+        except GitopsError as exc:
+            self._fail(None, str(exc), [])
+            return
+
+        commit_id = str(commit.id)
+        current = self.served
+        if current is not None and current.snapshot.commit == commit_id:
+            return
+        if commit_id == self._failed:
+            return
+
+        try:
+            snapshot = build_snapshot(GitSource(repo, commit))
+            served = self._served(snapshot, current)
+        except SnapshotRejected as exc:
+            self._fail(commit_id, f"{exc.result.errors} errors", _findings(exc))
+            return
+        except GitopsError as exc:
+            self._fail(commit_id, str(exc), [])
+            return
+
+        self.served = served
+        self.last_error = None
+        self._failed = None
+        logger.info(
+            "reloaded %s at %s: %d tenants",
+            self.ref,
+            commit_id[:12],
+            len(snapshot.tenants),
+        )
+
+    def _served(self, snapshot: Snapshot, current: Served | None) -> Served:
+        settings = AuthSettings.from_platform(snapshot.platform)
+        # Cached identities stay good while the rules that made them do.
+        if current is not None and current.verifier.settings == settings:
+            return Served(snapshot, current.verifier)
+        return Served(snapshot, Verifier(self.keys, settings))
+
+    def _fail(self, commit: str | None, message: str, findings: list[Any]) -> None:
+        last = self.last_error
+        if last is not None and (last["commit"], last["message"]) == (commit, message):
+            return  # Logged once already; the poll keeps finding the same thing.
+        self._failed = commit
+        self.last_error = {
+            "commit": commit,
+            "message": message,
+            "findings": findings,
+            "at": time.time(),
+        }
+        first = "; ".join(f"{f['location']} {f['code']}" for f in findings[:3])
+        logger.error(
+            "reload failed at %s: %s%s",
+            (commit or self.ref)[:12],
+            message,
+            f": {first}" if first else "",
+        )
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._loop, name="symphainy-reload", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll):
+            try:
+                self.reload()
+            except Exception:
+                # The loop must outlive any one bad revision or git hiccup.
+                logger.exception("reload raised; the last good snapshot stays")
+
+    def at(self, ref: str) -> Snapshot:
+        """The snapshot of any commit, tag or branch, built once and kept a while."""
+        served = self.served
+        try:
+            repo = open_repository(self.root)
+            commit = resolve_commit(repo, ref)
+        except GitopsError:
+            raise ApiError(
+                404, "ref-unknown", "no commit, tag or branch by that name"
+            ) from None
+
+        commit_id = str(commit.id)
+        if served is not None and served.snapshot.commit == commit_id:
+            return served.snapshot
+
+        # One build at a time: a flood of refs costs one core, not all of them.
+        with self._build_lock:
+            found = self._history.get(commit_id)
+            if found is None:
+                try:
+                    found = build_snapshot(GitSource(repo, commit))
+                except SnapshotRejected as exc:
+                    found = exc
+                self._history[commit_id] = found
+                if len(self._history) > HISTORY_SIZE:
+                    self._history.popitem(last=False)
+            self._history.move_to_end(commit_id)
+
+        if isinstance(found, SnapshotRejected):
+            raise RefRejected(found)
+        return found
+
+
+def _findings(exc: SnapshotRejected) -> list[dict[str, Any]]:
+    errors = [f for f in exc.findings if f.severity == "error"]
+    return [
+        {"location": f.location, "code": f.code, "tenant": f.tenant} for f in errors
+    ][:10]
+
+
+# ---------------------------------------------------------------------------
+# Errors and responses
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class RefRejected(Exception):
+    def __init__(self, rejected: SnapshotRejected) -> None:
+        super().__init__(rejected.label)
+        self.rejected = rejected
+
+
+def _body(data: Any) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _error(
+    status: int, code: str, message: str | None = None, **extra: Any
+) -> Response:
+    data: dict[str, Any] = {"error": code, **extra}
+    if message is not None:
+        data["message"] = message
+    return Response(
+        _body(data),
+        status,
+        headers={"Cache-Control": "no-store"},
+        media_type="application/json",
+    )
+
+
+def _document(request: Request, data: Any, private: bool = True) -> Response:
+    """200 with a strong ETag of the exact body, or 304 if the client has it."""
+    body = _body(data)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "private, no-cache" if private else "no-cache",
+        "Vary": "Authorization",
+    }
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, 200, headers=headers, media_type="application/json")
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
+def _refusal(refused: Refused, path: str) -> Response:
+    logger.info(
+        "refused %s tenant=%s path=%s",
+        refused.code,
+        refused.tenant or "-",
+        _printable(path),
+    )
+    response = _error(refused.status, refused.code)
+    if refused.status == 401:
+        response.headers["WWW-Authenticate"] = f'Bearer error="{refused.bearer_error}"'
+    return response
+
+
+def _printable(text: str) -> str:
+    # Forwarded paths come from clients: no forged log lines, no floods.
+    return "".join(c if " " < c < "\x7f" else "?" for c in text[:200])
+
+
+# ---------------------------------------------------------------------------
+# Authentication shared by ForwardAuth and lookups
+
+
+def _bearer(values: list[str]) -> str:
+    if not values:
+        raise Refused(401, "token-missing")
+    if len(values) > 1:
+        raise Refused(401, "token-malformed")
+
+    value = values[0]
+    if len(value) > MAX_TOKEN_BYTES + 16:
+        raise Refused(401, "token-too-large")
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise Refused(401, "token-malformed")
+    return token
+
+
+async def _verified(served: Served, token: str) -> Identity:
+    identity = served.verifier.cached(token)
+    if identity is not None:
+        return identity
+    # A miss may refetch the JWKS: keep network waits off the event loop.
+    return await run_in_threadpool(served.verifier.verify, token)
+
+
+async def _identity(served: Served, request: Request) -> Identity:
+    return await _verified(served, _bearer(request.headers.getlist("authorization")))
+
+
+# ---------------------------------------------------------------------------
+# Handlers
+
+
+def _state(request: Request) -> ConfigState:
+    state: ConfigState = request.app.state.config
+    return state
+
+
+async def healthz(request: Request) -> Response:
+    # Bare on purpose: the benchmark's baseline for what a route costs here.
+    return Response(_HEALTHY, headers={"Cache-Control": "no-store"}, media_type=_JSON)
+
+
+async def readyz(request: Request) -> Response:
+    state = _state(request)
+    served = state.served
+    data = {
+        "ready": served is not None,
+        "ref": state.ref,
+        "commit": served.snapshot.commit if served else None,
+        "loaded_at": served.snapshot.loaded_at if served else None,
+        "last_error": state.last_error,
+    }
+    body = _body(data)
+    status = 200 if served is not None else 503
+    return Response(
+        body,
+        status,
+        headers={"Cache-Control": "no-store"},
+        media_type="application/json",
+    )
+
+
+async def openapi(request: Request) -> Response:
+    return _document(request, OPENAPI, private=False)
+
+
+_FORWARDED = (b"authorization", b"x-forwarded-host", b"x-forwarded-uri")
+_FORWARDED_METHOD = b"x-forwarded-method"
+
+
+class ForwardAuth:
+    """``/auth/verify`` as a plain ASGI app.
+
+    Traefik calls it on every request with no cache of its own, so it skips
+    the Request object and reads the four headers it needs in one pass.
+    """
+
+    def __init__(self, state: ConfigState) -> None:
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        served = self.state.served
+        if served is None:
+            response = _error(503, "not-ready", "no validated config loaded yet")
+            await response(scope, receive, send)
+            return
+
+        found: dict[bytes, list[str]] = {}
+        for name, value in scope["headers"]:
+            if name in _FORWARDED or name == _FORWARDED_METHOD:
+                found.setdefault(name, []).append(value.decode("latin-1"))
+        try:
+            identity = await _verified(served, _bearer(found.get(b"authorization", [])))
+            grant = decide(
+                identity,
+                served.snapshot,
+                _single(found, b"x-forwarded-host"),
+                _single(found, b"x-forwarded-uri"),
+                _single(found, _FORWARDED_METHOD),
+                served.verifier.settings,
+            )
+        except Refused as refused:
+            path = _single_or_none(found, b"x-forwarded-uri") or scope["path"]
+            await _refusal(refused, path)(scope, receive, send)
+            return
+
+        headers = [
+            (name.lower().encode(), value.encode())
+            for name, value in grant.headers().items()
+        ]
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [*headers, *_VERIFY_HEADERS],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+
+_VERIFY_HEADERS = [(b"cache-control", b"no-store"), (b"content-length", b"0")]
+
+
+def _single(found: dict[bytes, list[str]], name: bytes) -> str | None:
+    values = found.get(name)
+    if values is not None and len(values) > 1:
+        # Two hosts or two URIs: which one would the backend believe?
+        raise Refused(403, "route-unknown")
+    return values[0] if values else None
+
+
+def _single_or_none(found: dict[bytes, list[str]], name: bytes) -> str | None:
+    values = found.get(name)
+    return values[0] if values else None
+
+
+Handler = Callable[[Request, Served, Identity, Snapshot], dict[str, Any]]
+
+
+def _lookup(handler: Handler) -> Callable[[Request], Any]:
+    """Authenticate, resolve ``?ref=``, and turn library answers into JSON."""
+
+    async def endpoint(request: Request) -> Response:
+        served = _state(request).served
+        if served is None:
+            return _error(503, "not-ready", "no validated config loaded yet")
+
+        try:
+            identity = await _identity(served, request)
+            snapshot = await _snapshot(request, served)
+            data = handler(request, served, identity, snapshot)
+        except Refused as refused:
+            return _refusal(refused, request.url.path)
+        except ApiError as exc:
+            return _error(exc.status, exc.code, exc.message)
+        except RefRejected as exc:
+            return _rejected(exc.rejected, served, identity)
+        return _document(request, data)
+
+    return endpoint
+
+
+async def _snapshot(request: Request, served: Served) -> Snapshot:
+    refs = request.query_params.getlist("ref")
+    if not refs:
+        return served.snapshot
+    if len(refs) > 1 or not _REF.fullmatch(refs[0]) or ".." in refs[0]:
+        raise ApiError(400, "ref-invalid", "ref must be one commit id, tag or branch")
+    return await run_in_threadpool(_state(request).at, refs[0])
+
+
+def _rejected(
+    rejected: SnapshotRejected, served: Served, identity: Identity
+) -> Response:
+    # Findings name files; a tenant sees its own and the shared layers' only.
+    findings = _findings(rejected)
+    if not _is_admin(served, identity):
+        findings = [
+            f
+            for f in findings
+            if f["tenant"] == identity.tenant
+            or (f["tenant"] is None and not f["location"].startswith("tenants/"))
+        ]
+    return _error(
+        422,
+        "ref-invalid-config",
+        f"{rejected.label[:12]} does not validate",
+        commit=rejected.label,
+        findings=[{"location": f["location"], "code": f["code"]} for f in findings],
+    )
+
+
+def _is_admin(served: Served, identity: Identity) -> bool:
+    return served.verifier.settings.platform_admin_role in identity.roles
+
+
+def _tenant_config(
+    served: Served, identity: Identity, snapshot: Snapshot, tenant_id: str
+) -> TenantConfig:
+    """The tenant if the caller may see it; another tenant's id is just unknown."""
+    admin = _is_admin(served, identity)
+    tenant = snapshot.tenants.get(tenant_id)
+    if tenant is None or (not admin and tenant_id != identity.tenant):
+        raise ApiError(404, "tenant-unknown", "no tenant with this id")
+    if not admin and tenant.tenant.get("status") != "active":
+        raise ApiError(403, "tenant-suspended", "this tenant is suspended")
+    return tenant
+
+
+def _summary(tenant: TenantConfig) -> dict[str, Any]:
+    fields = tenant.tenant
+    return {
+        "id": tenant.tenant_id,
+        "name": fields.get("name"),
+        "status": fields.get("status"),
+        "plan": fields.get("plan"),
+        "domains": fields.get("domains") or [],
+    }
+
+
+def _explain_wanted(request: Request) -> bool:
+    values = request.query_params.getlist("explain")
+    if not values:
+        return False
+    if len(values) == 1 and values[0] in ("true", "false"):
+        return values[0] == "true"
+    raise ApiError(400, "parameter-invalid", "explain must be true or false")
+
+
+def list_tenants(
+    request: Request, served: Served, identity: Identity, snapshot: Snapshot
+) -> dict[str, Any]:
+    if _is_admin(served, identity):
+        visible = sorted(snapshot.tenants)
+    else:
+        visible = [t for t in snapshot.tenants if t == identity.tenant]
+    rows = [_summary(snapshot.tenants[tenant_id]) for tenant_id in visible]
+    return {"commit": snapshot.commit, "tenants": rows}
+
+
+def get_tenant(
+    request: Request, served: Served, identity: Identity, snapshot: Snapshot
+) -> dict[str, Any]:
+    tenant = _tenant_config(served, identity, snapshot, request.path_params["id"])
+    return {"commit": snapshot.commit, "tenant": _summary(tenant)}
+
+
+def get_config(
+    request: Request, served: Served, identity: Identity, snapshot: Snapshot
+) -> dict[str, Any]:
+    tenant = _tenant_config(served, identity, snapshot, request.path_params["id"])
+    wanted = _explain_wanted(request)
+    config_type = request.path_params.get("type")
+
+    config: Mapping[str, Any] = tenant.config
+    if config_type is not None:
+        if config_type not in CONFIG_TYPES:
+            raise ApiError(404, "config-type-unknown", "no config type by that name")
+        config = {config_type: tenant.config.get(config_type, {})}
+
+    data: dict[str, Any] = {"commit": snapshot.commit, "tenant": tenant.tenant_id}
+    if wanted:
+        data["explain"] = explain(config, tenant.provenance)
+    else:
+        data["config"] = config
+    return data
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    codes = {404: "not-found", 405: "method-not-allowed"}
+    response = _error(
+        exc.status_code, codes.get(exc.status_code, "http-error"), exc.detail
+    )
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+# ---------------------------------------------------------------------------
+# The app
+
+
+def create_app(root: Path, ref: str, keys: KeySet, poll: float = 2.0) -> Starlette:
+    """The app for the config repository at ``root``, serving ``ref``."""
+    state = ConfigState(root, ref, keys, poll)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(state.reload)
+        state.start()
+        try:
+            yield
+        finally:
+            state.stop()
+
+    routes = [
+        Route("/healthz", healthz, methods=_LOOKUP_METHODS),
+        Route("/readyz", readyz, methods=_LOOKUP_METHODS),
+        Route("/openapi.json", openapi, methods=_LOOKUP_METHODS),
+        # Every method: the decision is on X-Forwarded-Method, not on this call.
+        Route("/auth/verify", ForwardAuth(state)),
+        Route("/v1/tenants", _lookup(list_tenants), methods=_LOOKUP_METHODS),
+        Route("/v1/tenants/{id}", _lookup(get_tenant), methods=_LOOKUP_METHODS),
+        Route("/v1/tenants/{id}/config", _lookup(get_config), methods=_LOOKUP_METHODS),
+        Route(
+            "/v1/tenants/{id}/config/{type}",
+            _lookup(get_config),
+            methods=_LOOKUP_METHODS,
+        ),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error},
+    )
+    app.state.config = state
+    return app
+
+
+def check_repository(root: Path) -> None:
+    """Fail early, with words, when ``root`` is not a git repository."""
+    try:
+        open_repository(root)
+    except pygit2.GitError as exc:
+        raise GitopsError(f"cannot open the git repository at {root}: {exc}") from None
+
+
+# ---------------------------------------------------------------------------
+# The API description: written by hand, checked against the routes by a test
+
+
+def _op(summary: str, *params: str, auth: bool = True) -> dict[str, Any]:
+    parameters = [_PARAMETERS[name] for name in params]
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "parameters": parameters,
+        "responses": {
+            "200": {"description": "OK"},
+            **(
+                {"304": {"description": "Not modified (If-None-Match)"}} if auth else {}
+            ),
+            **(_AUTH_RESPONSES if auth else {}),
+        },
+    }
+    if auth:
+        operation["security"] = [{"bearer": []}]
+    return {"get": operation}
+
+
+_AUTH_RESPONSES = {
+    "400": {"description": "Bad parameter", "content": {"application/json": {}}},
+    "401": {"description": "Missing or bad token", "content": {"application/json": {}}},
+    "403": {"description": "Tenant suspended", "content": {"application/json": {}}},
+    "404": {"description": "Unknown or other tenant, unknown ref or type"},
+    "422": {"description": "The ref does not validate; its first findings"},
+    "503": {"description": "No validated config loaded yet"},
+}
+
+_PARAMETERS: dict[str, dict[str, Any]] = {
+    "id": {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+    "type": {
+        "name": "type",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": list(CONFIG_TYPES)},
+    },
+    "ref": {
+        "name": "ref",
+        "in": "query",
+        "description": "A commit, tag or branch; default: the served ref",
+        "schema": {"type": "string"},
+    },
+    "explain": {
+        "name": "explain",
+        "in": "query",
+        "description": "Each value with the file, line and layer that set it",
+        "schema": {"type": "boolean"},
+    },
+}
+
+_VERIFY = {
+    "summary": "Traefik ForwardAuth: verify the bearer JWT against the routed tenant",
+    "parameters": [
+        {"name": name, "in": "header", "schema": {"type": "string"}}
+        for name in ("X-Forwarded-Host", "X-Forwarded-Uri", "X-Forwarded-Method")
+    ],
+    "security": [{"bearer": []}],
+    "responses": {
+        "200": {
+            "description": "Allowed; identity headers for the backend",
+            "headers": {
+                name: {"schema": {"type": "string"}}
+                for name in (
+                    "X-User-Id",
+                    "X-Tenant-Id",
+                    "X-User-Email",
+                    "X-User-Roles",
+                    "X-User-Permissions",
+                )
+            },
+        },
+        "401": {"description": "Missing, malformed, expired or unverifiable token"},
+        "403": {"description": "Wrong tenant, suspended, no permission, no route"},
+        "503": {"description": "No validated config loaded yet"},
+    },
+}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "symphainy-gitops config API", "version": "1"},
+    "components": {
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        }
+    },
+    "paths": {
+        "/healthz": _op("The process runs", auth=False),
+        "/readyz": _op("Commit served, load time, last reload error", auth=False),
+        "/openapi.json": _op("This description", auth=False),
+        "/auth/verify": {method.lower(): _VERIFY for method in _ALL_METHODS},
+        "/v1/tenants": _op("The tenants the caller may see", "ref"),
+        "/v1/tenants/{id}": _op("One tenant's identity and status", "id", "ref"),
+        "/v1/tenants/{id}/config": _op(
+            "A tenant's merged config", "id", "ref", "explain"
+        ),
+        "/v1/tenants/{id}/config/{type}": _op(
+            "One config type of a tenant's merged config",
+            "id",
+            "type",
+            "ref",
+            "explain",
+        ),
+    },
+}
