@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from .findings import Finding, error, warning
+from .layout import CONFIG_TYPES
 from .merge import Origin, Provenance
 from .parse import Path
 
@@ -131,8 +132,11 @@ def check_references(
         run(check)
         findings += check.findings
 
+    # These read the tenant document with any other type, so they belong to
+    # this tenant alone and never go into the shared cache.
     check = _Checker(config, provenance, tenant, fallback)
     _tenant_service(check, platform)
+    _cli_aliases(check)
     return findings + check.findings
 
 
@@ -389,6 +393,32 @@ def _tenant_service(check: _Checker, platform: Mapping[str, Any]) -> None:
             _mapping(platform.get("services")),
             scope="in base/platform.yaml",
         )
+
+
+def _cli_aliases(check: _Checker) -> None:
+    """Each alias of ``remote run`` must point at something the tenant has."""
+    aliases = _mapping(_mapping(check.config.get("tenant")).get("cli")).get("aliases")
+    for name, alias in _mapping(aliases).items():
+        alias = _mapping(alias)
+        config_type, dotted = alias.get("type"), alias.get("path")
+        if config_type not in CONFIG_TYPES or not isinstance(dotted, str):
+            continue  # The schema reports a missing or unknown type.
+
+        value: Any = check.config.get(config_type)
+        walked: list[str] = []
+        for key in dotted.split("."):
+            if not isinstance(value, dict) or key not in value:
+                check.expect(
+                    "tenant",
+                    ("cli", "aliases", name, "path"),
+                    key,
+                    f"a key under '{'.'.join([config_type, *walked])}'",
+                    list(value) if isinstance(value, dict) else [],
+                    scope="in this tenant's merged config",
+                )
+                break
+            value = value[key]
+            walked.append(key)
 
 
 _MODELS, _WORKFLOWS, _USERS = "domain_models", "workflows", "user_management"
