@@ -19,7 +19,14 @@ from symphainy_gitops.output import write_tree
 from symphainy_gitops.render import render_tree
 from symphainy_gitops.snapshot import build_snapshot
 from symphainy_gitops.source import open_source
-from tests.traefik_harness import REPO, EchoBackend, Response, Traefik, require_binary
+from tests.traefik_harness import (
+    REPO,
+    EchoBackend,
+    Response,
+    Traefik,
+    require_binary,
+    wait_for,
+)
 
 from .app_support import ConfigRepo, LiveServer
 
@@ -92,9 +99,12 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     traefik = Traefik(binary, workdir, dynamic)
     traefik.start()
     try:
-        routers = traefik.routers()
-        for tenant_id in configs:
-            assert f"tenant-{tenant_id}-prefix@file" in routers, routers.keys()
+        # Ping answers before the file provider has loaded: wait for the routes.
+        wanted = [f"tenant-{tenant_id}-prefix@file" for tenant_id in configs]
+        wait_for(
+            lambda: all(name in traefik.routers() for name in wanted),
+            what="every tenant's prefix router",
+        )
         yield Gateway(repo, traefik, echo)
     finally:
         traefik.stop()
