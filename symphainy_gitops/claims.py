@@ -45,6 +45,11 @@ def platform_claims(platform: Mapping[str, Any], origin_of: Any) -> list[Claim]:
     host = platform.get("host")
     if isinstance(host, str):
         claims.append(Claim("host", host.lower(), PLATFORM_OWNER, origin_of(("host",))))
+    config_api = platform.get("config_api")
+    api_host = config_api.get("host") if isinstance(config_api, dict) else None
+    if isinstance(api_host, str):
+        origin = origin_of(("config_api", "host"))
+        claims.append(Claim("host", api_host.lower(), PLATFORM_OWNER, origin))
     reserved = platform.get("reserved_paths")
     for index, path in enumerate(reserved if isinstance(reserved, list) else []):
         if isinstance(path, str):

@@ -332,3 +332,40 @@ def test_platform_host_with_a_backtick_is_refused() -> None:
 
     with pytest.raises(RenderError, match="platform host"):
         render_tenant(platform, _acme())
+
+
+def test_config_api_router_strips_its_prefix_and_has_no_forward_auth() -> None:
+    platform = {
+        **PLATFORM,
+        "services": {
+            **PLATFORM["services"],
+            "config": {"url": "http://127.0.0.1:8080"},
+        },
+        "config_api": {"host": "localhost", "path_prefix": "/api", "service": "config"},
+    }
+
+    http = render_platform(platform)["http"]
+
+    assert http["routers"] == {
+        "platform-config-api": {
+            "rule": "Host(`localhost`) && PathPrefix(`/api/`)",
+            "entryPoints": ["web"],
+            "middlewares": ["platform-config-api-strip"],
+            "service": "platform-config",
+        }
+    }
+    assert http["middlewares"]["platform-config-api-strip"] == {
+        "stripPrefix": {"prefixes": ["/api"]}
+    }
+    assert "platform-config" in http["services"]
+    assert "routers" not in render_platform(PLATFORM)["http"]
+
+
+def test_config_api_on_an_unknown_service_is_refused() -> None:
+    platform = {
+        **PLATFORM,
+        "config_api": {"host": "localhost", "path_prefix": "/api", "service": "nope"},
+    }
+
+    with pytest.raises(RenderError, match=r"config_api\.service 'nope'"):
+        render_platform(platform)
