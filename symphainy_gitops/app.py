@@ -14,6 +14,11 @@ Decisions:
   forwarded method (``X-Forwarded-Method``), not about how the gateway asks.
 - Lookups are GET and HEAD only; another tenant's id answers exactly like an
   unknown one (404, same body).
+- A client's ``X-Tenant-Id`` on a lookup is a consistency check, never
+  identity: when present it must equal the token's tenant, or the answer is
+  403 ``tenant-header-mismatch``. Platform admins get no exception: the
+  header names the tenant the client believes it has, and a client that is
+  wrong about that should hear so.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from .auth import (
     Refused,
     Verifier,
     decide,
+    permissions_for,
 )
 from .errors import GitopsError
 from .layout import CONFIG_TYPES
@@ -252,8 +258,12 @@ def _error(
 
 
 def _document(request: Request, data: Any, private: bool = True) -> Response:
-    """200 with a strong ETag of the exact body, or 304 if the client has it."""
-    body = _body(data)
+    """200 with a strong ETag of the exact body, or 304 if the client has it.
+
+    Keys keep the merge order, as ``show`` prints them: a snapshot's order
+    is fixed by its commit, so the body and its ETag still are too.
+    """
+    body = json.dumps(data, separators=(",", ":")).encode()
     etag = '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
     headers = {
         "ETag": etag,
@@ -318,7 +328,15 @@ async def _verified(served: Served, token: str) -> Identity:
 
 
 async def _identity(served: Served, request: Request) -> Identity:
-    return await _verified(served, _bearer(request.headers.getlist("authorization")))
+    identity = await _verified(
+        served, _bearer(request.headers.getlist("authorization"))
+    )
+
+    # Identity comes from the verified token only; the header just has to agree.
+    claimed = request.headers.getlist("x-tenant-id")
+    if claimed and (len(claimed) > 1 or claimed[0] != identity.tenant):
+        raise Refused(403, "tenant-header-mismatch", identity.tenant)
+    return identity
 
 
 # ---------------------------------------------------------------------------
@@ -533,6 +551,27 @@ def list_tenants(
     return {"commit": snapshot.commit, "tenants": rows}
 
 
+def whoami(
+    request: Request, served: Served, identity: Identity, snapshot: Snapshot
+) -> dict[str, Any]:
+    """The caller as the server sees it, for the token's own tenant."""
+    current = served.snapshot
+    data: dict[str, Any] = {
+        "commit": current.commit,
+        "user": identity.subject,
+        "email": identity.email,
+        "tenant": identity.tenant,
+        "roles": list(identity.roles),
+        "platform_admin": _is_admin(served, identity),
+        "permissions": [],
+    }
+    if identity.tenant is not None:
+        tenant = _tenant_config(served, identity, current, identity.tenant)
+        users = tenant.config.get("user_management") or {}
+        data["permissions"] = sorted(permissions_for(users, identity.roles))
+    return data
+
+
 def get_tenant(
     request: Request, served: Served, identity: Identity, snapshot: Snapshot
 ) -> dict[str, Any]:
@@ -595,6 +634,7 @@ def create_app(root: Path, ref: str, keys: KeySet, poll: float = 2.0) -> Starlet
         Route("/openapi.json", openapi, methods=_LOOKUP_METHODS),
         # Every method: the decision is on X-Forwarded-Method, not on this call.
         Route("/auth/verify", ForwardAuth(state)),
+        Route("/v1/whoami", _lookup(whoami), methods=_LOOKUP_METHODS),
         Route("/v1/tenants", _lookup(list_tenants), methods=_LOOKUP_METHODS),
         Route("/v1/tenants/{id}", _lookup(get_tenant), methods=_LOOKUP_METHODS),
         Route("/v1/tenants/{id}/config", _lookup(get_config), methods=_LOOKUP_METHODS),
@@ -627,6 +667,8 @@ def check_repository(root: Path) -> None:
 
 def _op(summary: str, *params: str, auth: bool = True) -> dict[str, Any]:
     parameters = [_PARAMETERS[name] for name in params]
+    if auth:
+        parameters.append(_PARAMETERS["tenant_header"])
     operation: dict[str, Any] = {
         "summary": summary,
         "parameters": parameters,
@@ -646,7 +688,10 @@ def _op(summary: str, *params: str, auth: bool = True) -> dict[str, Any]:
 _AUTH_RESPONSES = {
     "400": {"description": "Bad parameter", "content": {"application/json": {}}},
     "401": {"description": "Missing or bad token", "content": {"application/json": {}}},
-    "403": {"description": "Tenant suspended", "content": {"application/json": {}}},
+    "403": {
+        "description": "Tenant suspended, or X-Tenant-Id is not the token's tenant",
+        "content": {"application/json": {}},
+    },
     "404": {"description": "Unknown or other tenant, unknown ref or type"},
     "422": {"description": "The ref does not validate; its first findings"},
     "503": {"description": "No validated config loaded yet"},
@@ -664,6 +709,12 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
         "name": "ref",
         "in": "query",
         "description": "A commit, tag or branch; default: the served ref",
+        "schema": {"type": "string"},
+    },
+    "tenant_header": {
+        "name": "X-Tenant-Id",
+        "in": "header",
+        "description": "Optional check: must equal the token's tenant (403 if not)",
         "schema": {"type": "string"},
     },
     "explain": {
@@ -714,6 +765,9 @@ OPENAPI: dict[str, Any] = {
         "/readyz": _op("Commit served, load time, last reload error", auth=False),
         "/openapi.json": _op("This description", auth=False),
         "/auth/verify": {method.lower(): _VERIFY for method in _ALL_METHODS},
+        "/v1/whoami": _op(
+            "The caller as the server sees it: user, tenant, roles, permissions"
+        ),
         "/v1/tenants": _op("The tenants the caller may see", "ref"),
         "/v1/tenants/{id}": _op("One tenant's identity and status", "id", "ref"),
         "/v1/tenants/{id}/config": _op(
