@@ -7,19 +7,20 @@ can, not the first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from . import claims as claim_rules
+from .errors import GitopsError
 from .findings import Finding, Severity, error
 from .layout import CONFIG_TYPES, PLATFORM, SCHEMA_TYPES, TENANT_ID, TENANTS, ConfigTree
 from .merge import Layer, Origin, Provenance, merge, merge_layers
-from .parse import Document
+from .parse import MAX_FILE_BYTES, Document, parse_document
 from .references import check_references
 from .render import unsafe_values
 from .schema import SchemaSet
-from .source import Source
+from .source import FileTooLarge, Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +44,52 @@ class TenantConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Identity:
+    """What other tenants need of a tenant: its plan and its host/prefix claims.
+
+    It comes from ``tenant.yaml`` merged over base and plan alone, whatever
+    the tenant's other files hold, so it is the same whether or not the
+    tenant itself is validated in a run.
+    """
+
+    plan: str | None
+    claims: tuple[claim_rules.Claim, ...]
+
+
+class IdentityStore(Protocol):
+    def get(self, tenant_id: str, content_id: str) -> Identity | None: ...
+
+    def put(self, tenant_id: str, content_id: str, identity: Identity) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
     """The findings of a run over some tenants, sorted and without repeats."""
 
     findings: tuple[Finding, ...]
     tenants: tuple[str, ...]
+    # Before collapsing: the repository-wide findings, and each tenant's own
+    # (conflicts included). ``restricted`` rebuilds a smaller run from them.
+    shared: tuple[Finding, ...] = ()
+    by_tenant: Mapping[str, tuple[Finding, ...]] = field(default_factory=dict)
+
+    def restricted(self, tenant_ids: Iterable[str]) -> Result:
+        """This result as a run over ``tenant_ids`` alone would have reported it.
+
+        Repository-wide findings stay; of the tenants, only those named. A
+        finding that several of them share is reported once with no tenant,
+        so "shared" is relative to the tenants kept, as in every run.
+        """
+        kept = sorted(set(tenant_ids) & set(self.by_tenant))
+        findings = [*self.shared]
+        for tenant_id in kept:
+            findings.extend(self.by_tenant[tenant_id])
+        return Result(
+            _collapse(findings),
+            tuple(kept),
+            self.shared,
+            {tenant_id: self.by_tenant[tenant_id] for tenant_id in kept},
+        )
 
     @property
     def errors(self) -> int:
@@ -68,6 +110,9 @@ class Pipeline:
         self.platform = self.tree.platform_data
         self.findings = [*self.tree.findings, *self.schemas.findings]
         self._shared_layers: dict[str | None, _Shared] = {}
+        self.identities: dict[str, Identity] = {}
+        # Plans and claims remembered between runs (see cache.IdentityCache).
+        self.cache: IdentityStore | None = None
         self._check_platform()
 
     def _check_platform(self) -> None:
@@ -92,7 +137,8 @@ class Pipeline:
         ):
             # A tenant whose own files do not parse is not merged: the rest of
             # its config would be checked against half of what was meant.
-            return TenantConfig(tenant_id, {}, Provenance([]), tuple(findings), ())
+            claims = self._identity_from(tenant_id, documents.get("tenant")).claims
+            return TenantConfig(tenant_id, {}, Provenance([]), tuple(findings), claims)
 
         plan, plan_findings = self._plan(tenant_id, documents, fallback)
         findings += plan_findings
@@ -200,35 +246,93 @@ class Pipeline:
         )
         return None, [finding]
 
+    def identity(self, tenant_id: str) -> Identity:
+        """The tenant's plan and claims, from its tenant.yaml alone (cached)."""
+        if tenant_id in self.identities:
+            return self.identities[tenant_id]
+
+        # A revision names each file's content for free; the working tree
+        # would have to read the file to know it, which is the cost saved.
+        blob_id = getattr(self.source, "blob_id", None)
+        content_id = blob_id(f"{TENANTS}/{tenant_id}/tenant.yaml") if blob_id else None
+        found = None
+        if self.cache is not None and content_id is not None:
+            found = self.cache.get(tenant_id, content_id)
+        if found is None:
+            found = self._identity_from(tenant_id, self._tenant_file(tenant_id))
+            if self.cache is not None and content_id is not None:
+                self.cache.put(tenant_id, content_id, found)
+        self.identities[tenant_id] = found
+        return found
+
+    def _tenant_file(self, tenant_id: str) -> Document | None:
+        path = f"{TENANTS}/{tenant_id}/tenant.yaml"
+        try:
+            content = self.source.read(path, limit=MAX_FILE_BYTES)
+        except (FileTooLarge, OSError, GitopsError):
+            return None
+        document, _ = parse_document(path, content)
+        return document
+
+    def _identity_from(self, tenant_id: str, document: Document | None) -> Identity:
+        # The same rules as a full merge: no claims from a tenant whose id is
+        # not a DNS label or whose tenant.yaml does not parse.
+        if document is None or not TENANT_ID.match(tenant_id):
+            return Identity(None, ())
+        documents = {"tenant": document}
+        fallback = Origin(document.path, 1, 1, f"tenant:{tenant_id}")
+        plan, _ = self._plan(tenant_id, documents, fallback)
+
+        layers = [self.tree.base]
+        if plan is not None:
+            layers.append(self.tree.plans[plan])
+        layers.append(Layer(f"tenant:{tenant_id}", documents))
+        tenant = merge_layers(layers, "tenant") or {}
+        provenance = Provenance(layers)
+        claims = _claims(
+            tenant_id, {"tenant": tenant}, provenance, self.platform, fallback
+        )
+        return Identity(plan, tuple(claims))
+
     def run(
         self,
         tenant_ids: Iterable[str] | None = None,
         keep: dict[str, TenantConfig] | None = None,
+        others: Pipeline | None = None,
     ) -> Result:
         """Validate the given tenants (all by default) and the checks across them.
 
         Host and prefix claims are compared across every tenant even when only
-        some are validated, so that a new claim cannot collide unseen. The
-        merged configs of the wanted tenants go into ``keep`` when given.
+        some are validated, so that a new claim cannot collide unseen; the
+        tenants not validated contribute their claims only (``identity``),
+        taken from ``others`` when given: a pipeline over a revision where
+        those tenants are known to be the same. The merged configs of the
+        wanted tenants go into ``keep`` when given.
         """
         wanted = set(self.tree.tenant_ids if tenant_ids is None else tenant_ids)
-        findings = list(self.findings)
+        wanted &= set(self.tree.tenant_ids)
+        lender = self if others is None else others
         all_claims = claim_rules.platform_claims(self.platform, self._platform_origin)
+        by_tenant: dict[str, list[Finding]] = {}
 
         for tenant_id in self.tree.tenant_ids:
+            if tenant_id not in wanted:
+                all_claims.extend(lender.identity(tenant_id).claims)
+                continue
             tenant = self.tenant(tenant_id)
             all_claims.extend(tenant.claims)
-            if tenant_id in wanted:
-                findings.extend(tenant.findings)
-                if keep is not None:
-                    keep[tenant_id] = tenant
+            by_tenant[tenant_id] = list(tenant.findings)
+            if keep is not None:
+                keep[tenant_id] = tenant
 
-        findings += [
-            finding
-            for finding in claim_rules.conflicts(all_claims)
-            if finding.tenant in wanted
-        ]
-        return Result(_collapse(findings), tuple(sorted(wanted)))
+        for finding in claim_rules.conflicts(all_claims):
+            if finding.tenant in by_tenant:
+                by_tenant[finding.tenant].append(finding)
+
+        shared = tuple(self.findings)
+        frozen = {key: tuple(value) for key, value in sorted(by_tenant.items())}
+        findings = [*shared, *(f for value in frozen.values() for f in value)]
+        return Result(_collapse(findings), tuple(sorted(wanted)), shared, frozen)
 
     def _platform_origin(self, path: tuple[str | int, ...]) -> Origin:
         document = self.tree.platform

@@ -18,6 +18,7 @@ import pygit2
 from .errors import GitopsError
 
 WORKING_TREE = "working tree"
+STAGED = "index"
 
 
 class Kind(StrEnum):
@@ -128,24 +129,58 @@ class GitSource:
 
     def __init__(self, repo: pygit2.Repository, commit: pygit2.Commit) -> None:
         self.repo = repo
-        self._commit = commit
+        self._commit: pygit2.Commit | None = commit
         self._tree = commit.tree
+        self._label = str(commit.id)
+        self._folders: dict[str, pygit2.Tree | None] = {"": self._tree}
+
+    @classmethod
+    def from_tree(
+        cls, repo: pygit2.Repository, tree: pygit2.Tree, label: str
+    ) -> GitSource:
+        """A tree that no commit holds yet, such as the staged index."""
+        source = cls.__new__(cls)
+        source.repo = repo
+        source._commit = None
+        source._tree = tree
+        source._label = label
+        source._folders = {"": tree}
+        return source
 
     @property
-    def commit(self) -> str:
-        return str(self._commit.id)
+    def commit(self) -> str | None:
+        return str(self._commit.id) if self._commit is not None else None
 
     @property
     def label(self) -> str:
-        return self.commit
+        return self._label
+
+    @property
+    def tree(self) -> pygit2.Tree:
+        return self._tree
+
+    def _folder(self, folder: str) -> pygit2.Tree | None:
+        # A path lookup from the root re-reads every tree on the way, and
+        # tenants/ holds one entry per tenant: remembering the folders keeps
+        # a read of one tenant's file from costing the size of tenants/.
+        if folder not in self._folders:
+            parent, _, name = folder.rpartition("/")
+            above = self._folder(parent)
+            found = None
+            if above is not None and name in above:
+                item = above[name]
+                found = item if isinstance(item, pygit2.Tree) else None
+            self._folders[folder] = found
+        return self._folders[folder]
 
     def _object(self, path: str) -> pygit2.Object | None:
         if not path:
             return self._tree
-        try:
-            return self._tree[path]
-        except KeyError:
+        parent, _, name = path.rpartition("/")
+        folder = self._folder(parent)
+        if folder is None or name not in folder:
             return None
+        return folder[name]
 
     def list(self, folder: str) -> list[Entry] | None:
         tree = self._object(folder)
@@ -177,6 +212,11 @@ class GitSource:
         item = self._object(folder)
         return str(item.id) if item is not None else None
 
+    def blob_id(self, path: str) -> str | None:
+        """The content id of the file at ``path``, without reading it."""
+        item = self._object(path)
+        return str(item.id) if item is not None and item.type_str == "blob" else None
+
 
 def open_repository(root: Path) -> pygit2.Repository:
     path = pygit2.discover_repository(str(root))
@@ -199,6 +239,13 @@ def resolve_commit(repo: pygit2.Repository, ref: str) -> pygit2.Commit:
         ) from None
     assert isinstance(commit, pygit2.Commit)
     return commit
+
+
+def staged_source(repo: pygit2.Repository) -> GitSource:
+    """The content of the index: what the next commit would hold."""
+    tree = repo[repo.index.write_tree()]
+    assert isinstance(tree, pygit2.Tree)
+    return GitSource.from_tree(repo, tree, STAGED)
 
 
 def open_source(root: Path, ref: str | None) -> Source:

@@ -9,10 +9,12 @@ import click
 import yaml
 
 from .. import report
+from ..changes import incremental
 from ..layout import CONFIG_TYPES
 from ..merge import explain
 from ..pipeline import Pipeline, TenantConfig
-from .base import REF_OPTION, cli, pipeline_for
+from ..source import open_repository, staged_source
+from .base import REF_OPTION, cli, pipeline_for, repo_root
 
 
 @cli.command()
@@ -26,6 +28,18 @@ from .base import REF_OPTION, cli, pipeline_for
     help="text for people, json for tools, github for pull-request annotations.",
 )
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option(
+    "--changed-since",
+    metavar="REV",
+    default=None,
+    help="Validate only the tenants a change since REV can affect (plus the "
+    "host and prefix checks across all tenants).",
+)
+@click.option(
+    "--staged",
+    is_flag=True,
+    help="Read what is staged in git's index instead of the working tree.",
+)
 @click.argument("tenants", nargs=-1)
 @click.pass_context
 def validate(
@@ -33,6 +47,8 @@ def validate(
     ref: str | None,
     fmt: str,
     strict: bool,
+    changed_since: str | None,
+    staged: bool,
     tenants: tuple[str, ...],
 ) -> None:
     """Check every tenant (or the TENANTS named) and report all findings.
@@ -43,13 +59,27 @@ def validate(
       symphainy-gitops validate
       symphainy-gitops validate acme --format json
       symphainy-gitops validate --ref origin/main --format github
+      symphainy-gitops validate --changed-since origin/main
+      symphainy-gitops validate --staged --changed-since HEAD
     """
-    pipeline = pipeline_for(ctx, ref)
-    require_tenants(pipeline, tenants)
-
-    result = pipeline.run(tenants or None)
+    if staged and ref is not None:
+        raise click.UsageError("--staged reads the index; it cannot take --ref")
+    if changed_since is not None and tenants:
+        raise click.UsageError(
+            "--changed-since chooses the tenants itself; drop the TENANTS or the option"
+        )
+    if changed_since is not None:
+        result = incremental(repo_root(ctx), changed_since, ref, staged)
+    else:
+        pipeline = staged_pipeline(ctx) if staged else pipeline_for(ctx, ref)
+        require_tenants(pipeline, tenants)
+        result = pipeline.run(tenants or None)
     click.echo(report.render(result, fmt), nl=False)
     ctx.exit(1 if report.failed(result.findings, strict) else 0)
+
+
+def staged_pipeline(ctx: click.Context) -> Pipeline:
+    return Pipeline(staged_source(open_repository(repo_root(ctx))))
 
 
 def require_tenants(pipeline: Pipeline, tenants: tuple[str, ...]) -> None:
