@@ -20,6 +20,7 @@ from typing import Any
 import pygit2
 from deepdiff import DeepDiff
 
+from .cache import IdentityCache
 from .changes import affected, since
 from .errors import GitopsError
 from .parse import Path
@@ -87,7 +88,9 @@ def compare(
             diffs.append(found)
 
     present = [d.tenant_id for d in diffs if d.status != "removed"]
+    before.cache = cache = IdentityCache.of(repo, old.tree_id("base"))
     findings = after.run(present, others=before)
+    cache.save()
     return Comparison(old.label, new.label, tuple(diffs), findings)
 
 
