@@ -5,7 +5,7 @@ error. Library errors reach the user as one ``Error: …`` line on stderr. Each
 module of this package adds the commands of one job to the group.
 """
 
-from . import gateway, history, inspect, remote, server
+from . import edit, gateway, history, inspect, remote, server
 from .base import cli, main
 
-__all__ = ["cli", "gateway", "history", "inspect", "main", "remote", "server"]
+__all__ = ["cli", "edit", "gateway", "history", "inspect", "main", "remote", "server"]
