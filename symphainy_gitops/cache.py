@@ -66,10 +66,7 @@ class IdentityCache:
         self.entries[tenant_id] = [
             content_id,
             identity.plan,
-            [
-                [c.kind, c.value, *_origin(c.origin)]
-                for c in identity.claims
-            ],
+            [[c.kind, c.value, *_origin(c.origin)] for c in identity.claims],
         ]
         self.dirty = True
 
