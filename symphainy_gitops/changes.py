@@ -110,15 +110,27 @@ def since(repo: pygit2.Repository, old: pygit2.Commit, new: str | None) -> Chang
         commit = repo.revparse_single(new).peel(pygit2.Commit)
         return between_trees(repo, old.tree, commit.tree)
 
-    # The working tree: from old to the index by tree ids, then the files
-    # that differ from the index, which libgit2 finds by the size and time
-    # the index recorded for each file (it hashes only those that moved).
-    staged = between_trees(repo, old.tree, _index_tree(repo))
-    if staged.everything:
-        return staged
+    # The working tree: from old to HEAD by tree ids; then what the index
+    # holds that HEAD does not, and the files that differ from the index,
+    # which libgit2 finds by the size and time the index recorded for each
+    # file (it hashes only those that moved). An index written without its
+    # tree cache would make a tree of it cost a hash of every folder.
+    if repo.head_is_unborn:
+        return Change(everything=True)
+    head = repo.head.peel(pygit2.Commit)
+    committed = between_trees(repo, old.tree, head.tree)
+    if committed.everything:
+        return committed
+    staged = repo.index.diff_to_tree(head.tree)
     flags = DiffOption.INCLUDE_UNTRACKED | DiffOption.SKIP_BINARY_CHECK
-    paths = [delta.new_file.path for delta in repo.diff(flags=flags).deltas]
-    return staged | from_paths(paths)
+    unstaged = repo.diff(flags=flags)
+    paths = [
+        path
+        for found in (staged, unstaged)
+        for delta in found.deltas
+        for path in (delta.old_file.path, delta.new_file.path)
+    ]
+    return committed | from_paths(paths)
 
 
 def _index_tree(repo: pygit2.Repository) -> pygit2.Tree:
