@@ -6,15 +6,15 @@ import json
 from typing import Any
 
 import click
-import yaml
 
 from .. import report
 from ..changes import incremental
 from ..layout import CONFIG_TYPES
-from ..merge import explain
+from ..merge import explain as explain_values
 from ..pipeline import Pipeline, TenantConfig
 from ..source import open_repository, staged_source
 from .base import REF_OPTION, cli, pipeline_for, repo_root
+from .printing import dump_config, explained_text
 
 
 @cli.command()
@@ -140,33 +140,11 @@ def show(
     if config_type is not None:
         config = {config_type: config.get(config_type, {})}
     if explain:
-        click.echo(_explained(config, merged, output), nl=False)
+        leaves = explain_values(config, merged.provenance)
+        click.echo(explained_text(leaves, output), nl=False)
     else:
-        click.echo(_dump(config, output), nl=False)
+        click.echo(dump_config(config, output), nl=False)
     _note_findings(merged)
-
-
-def _explained(config: dict[str, Any], merged: TenantConfig, output: str) -> str:
-    leaves = explain(config, merged.provenance)
-    if output == "json":
-        return json.dumps(leaves, indent=2) + "\n"
-
-    lines = []
-    for path, leaf in leaves.items():
-        value = json.dumps(leaf["value"], ensure_ascii=False)
-        where = (
-            f"{leaf['file']}:{leaf['line']}:{leaf['column']}" if leaf["file"] else "?"
-        )
-        lines.append(f"{path} = {value}  # {where} ({leaf['layer']})")
-    return "\n".join(lines) + "\n"
-
-
-def _dump(config: dict[str, Any], output: str) -> str:
-    if output == "json":
-        return json.dumps(config, indent=2, ensure_ascii=False) + "\n"
-    return yaml.safe_dump(
-        config, sort_keys=False, allow_unicode=True, default_flow_style=False, width=88
-    )
 
 
 def _note_findings(merged: TenantConfig) -> None:
