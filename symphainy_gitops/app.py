@@ -257,14 +257,57 @@ def _error(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A response body and its strong ETag, computed once."""
+
+    body: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, data: Any) -> Encoded:
+        body = json.dumps(data, separators=(",", ":")).encode()
+        return cls(body, '"' + hashlib.sha256(body).hexdigest()[:40] + '"')
+
+
+class _Bodies:
+    """Encoded config documents by (commit, tenant, type, explain).
+
+    A snapshot never changes, so neither does a body keyed by its commit:
+    repeated lookups cost a dictionary hit instead of a JSON encoding and a
+    hash of the whole config.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self._items: OrderedDict[tuple[Any, ...], Encoded] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Encoded:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        encoded = Encoded.of(make())
+        with self._lock:
+            self._items[key] = encoded
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return encoded
+
+
+_BODIES = _Bodies()
+
+
 def _document(request: Request, data: Any, private: bool = True) -> Response:
     """200 with a strong ETag of the exact body, or 304 if the client has it.
 
     Keys keep the merge order, as ``show`` prints them: a snapshot's order
     is fixed by its commit, so the body and its ETag still are too.
     """
-    body = json.dumps(data, separators=(",", ":")).encode()
-    etag = '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
+    encoded = data if isinstance(data, Encoded) else Encoded.of(data)
+    body, etag = encoded.body, encoded.etag
     headers = {
         "ETag": etag,
         "Cache-Control": "private, no-cache" if private else "no-cache",
@@ -447,7 +490,7 @@ def _single_or_none(found: dict[bytes, list[str]], name: bytes) -> str | None:
     return values[0] if values else None
 
 
-Handler = Callable[[Request, Served, Identity, Snapshot], dict[str, Any]]
+Handler = Callable[[Request, Served, Identity, Snapshot], dict[str, Any] | Encoded]
 
 
 def _lookup(handler: Handler) -> Callable[[Request], Any]:
@@ -581,23 +624,28 @@ def get_tenant(
 
 def get_config(
     request: Request, served: Served, identity: Identity, snapshot: Snapshot
-) -> dict[str, Any]:
+) -> Encoded:
     tenant = _tenant_config(served, identity, snapshot, request.path_params["id"])
     wanted = _explain_wanted(request)
     config_type = request.path_params.get("type")
+    if config_type is not None and config_type not in CONFIG_TYPES:
+        raise ApiError(404, "config-type-unknown", "no config type by that name")
 
-    config: Mapping[str, Any] = tenant.config
-    if config_type is not None:
-        if config_type not in CONFIG_TYPES:
-            raise ApiError(404, "config-type-unknown", "no config type by that name")
-        config = {config_type: tenant.config.get(config_type, {})}
+    def make() -> dict[str, Any]:
+        config: Mapping[str, Any] = tenant.config
+        if config_type is not None:
+            config = {config_type: tenant.config.get(config_type, {})}
+        data: dict[str, Any] = {"commit": snapshot.commit, "tenant": tenant.tenant_id}
+        if wanted:
+            data["explain"] = explain(config, tenant.provenance)
+        else:
+            data["config"] = config
+        return data
 
-    data: dict[str, Any] = {"commit": snapshot.commit, "tenant": tenant.tenant_id}
-    if wanted:
-        data["explain"] = explain(config, tenant.provenance)
-    else:
-        data["config"] = config
-    return data
+    # The app serves git revisions only, and a commit's config never changes,
+    # so the commit id keys the body for every snapshot built from it.
+    key = (snapshot.label, tenant.tenant_id, config_type, wanted)
+    return _BODIES.get(key, make)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
