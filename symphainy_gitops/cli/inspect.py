@@ -14,7 +14,7 @@ from ..merge import explain as explain_values
 from ..pipeline import Pipeline, TenantConfig
 from ..source import open_repository, staged_source
 from .base import REF_OPTION, cli, pipeline_for, repo_root
-from .printing import dump_config, explained_text
+from .printing import EXPLAIN_OPTION, OUTPUT_OPTION, dump_config, explained_text
 
 
 @cli.command()
@@ -96,17 +96,8 @@ def require_tenants(pipeline: Pipeline, tenants: tuple[str, ...]) -> None:
 @click.argument("tenant")
 @click.argument("config_type", metavar="[TYPE]", required=False)
 @REF_OPTION
-@click.option(
-    "--explain",
-    is_flag=True,
-    help="Print each value with the file:line:column and layer that set it.",
-)
-@click.option(
-    "--output",
-    type=click.Choice(["yaml", "json"]),
-    default="yaml",
-    show_default=True,
-)
+@EXPLAIN_OPTION
+@OUTPUT_OPTION
 @click.pass_context
 def show(
     ctx: click.Context,

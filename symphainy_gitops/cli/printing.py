@@ -6,7 +6,20 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import click
 import yaml
+
+EXPLAIN_OPTION = click.option(
+    "--explain",
+    is_flag=True,
+    help="Print each value with the file:line:column and layer that set it.",
+)
+OUTPUT_OPTION = click.option(
+    "--output",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+)
 
 
 def dump_config(config: Mapping[str, Any], output: str) -> str:

@@ -22,7 +22,7 @@ from ..remote import (
     default_cache_folder,
 )
 from .base import cli
-from .printing import dump_config, explained_text
+from .printing import EXPLAIN_OPTION, OUTPUT_OPTION, dump_config, explained_text
 
 
 class _RemoteGroup(click.Group):
@@ -36,12 +36,6 @@ class _RemoteGroup(click.Group):
             ctx.exit(exc.exit_code)
 
 
-OUTPUT_OPTION = click.option(
-    "--output",
-    type=click.Choice(["yaml", "json"]),
-    default="yaml",
-    show_default=True,
-)
 REF_OPTION = click.option(
     "--ref", default=None, metavar="REV", help="A commit, tag or branch of the server."
 )
@@ -147,11 +141,7 @@ def whoami(ctx: click.Context, output: str) -> None:
 @remote.command()
 @click.argument("config_type", metavar="[TYPE]", required=False)
 @REF_OPTION
-@click.option(
-    "--explain",
-    is_flag=True,
-    help="Print each value with the file:line:column and layer that set it.",
-)
+@EXPLAIN_OPTION
 @OUTPUT_OPTION
 @click.pass_context
 def show(
