@@ -18,6 +18,9 @@ from .layout import CONFIG_TYPES
 from .merge import Origin, Provenance
 from .parse import Path
 
+_MODELS, _WORKFLOWS, _USERS = "domain_models", "workflows", "user_management"
+_ENDPOINTS, _PERSONAS = "ingestion_endpoints", "ai_agent_personas"
+
 
 def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
@@ -81,12 +84,16 @@ class _Checker:
         self,
         config_type: str,
         path: Path,
-        name: str,
+        name: Any,
         what: str,
         known: Collection[str],
         scope: str = "in the merged config (base, plan and tenant)",
     ) -> None:
-        if name in known:
+        """Report ``name`` at ``path`` unless it is one of ``known``.
+
+        A name that is not text is left to the schema, which reports it.
+        """
+        if not isinstance(name, str) or name in known:
             return
         names = sorted(known)
         dotted = ".".join(str(step) for step in path)
@@ -100,6 +107,18 @@ class _Checker:
         else:
             message += "; none is defined yet"
         self.report("ref-unknown", config_type, path, message)
+
+    def expect_each(
+        self,
+        config_type: str,
+        path: Path,
+        names: Any,
+        what: str,
+        known: Collection[str],
+    ) -> None:
+        """``expect`` for every item of the list ``names`` at ``path``."""
+        for index, name in _strings(names):
+            self.expect(config_type, (*path, index), name, what, known)
 
 
 def check_references(
@@ -163,20 +182,12 @@ def _workflows(check: _Checker) -> None:
         base: Path = ("workflows", workflow_id)
         steps = _mapping(workflow.get("steps"))
 
-        model = workflow.get("input_model")
-        if isinstance(model, str):
-            check.expect(
-                "workflows", (*base, "input_model"), model, "a domain model", models
-            )
-        start = workflow.get("start")
-        if isinstance(start, str):
-            check.expect(
-                "workflows",
-                (*base, "start"),
-                start,
-                f"a step of workflow '{workflow_id}'",
-                steps,
-            )
+        a_step = f"a step of workflow '{workflow_id}'"
+        model, start = workflow.get("input_model"), workflow.get("start")
+        check.expect(
+            "workflows", (*base, "input_model"), model, "a domain model", models
+        )
+        check.expect("workflows", (*base, "start"), start, a_step, steps)
 
         graph: dict[str, list[tuple[str, Path]]] = {}
         for step_id, step in steps.items():
@@ -185,19 +196,13 @@ def _workflows(check: _Checker) -> None:
             edges = graph.setdefault(step_id, [])
             for index, target in _strings(step.get("next")):
                 path = (*step_path, "next", index)
-                check.expect(
-                    "workflows",
-                    path,
-                    target,
-                    f"a step of workflow '{workflow_id}'",
-                    steps,
-                )
+                check.expect("workflows", path, target, a_step, steps)
                 if target in steps:
                     edges.append((target, path))
-            for index, role in _strings(step.get("approvers")):
-                check.expect(
-                    "workflows", (*step_path, "approvers", index), role, "a role", roles
-                )
+            approvers = step.get("approvers")
+            check.expect_each(
+                "workflows", (*step_path, "approvers"), approvers, "a role", roles
+            )
 
         _cycles(check, "workflows", graph, f"the steps of workflow '{workflow_id}'")
         if isinstance(start, str) and start in steps:
@@ -275,20 +280,16 @@ def _dashboards(check: _Checker) -> None:
     for dashboard_id, dashboard in check.collection("dashboards", "dashboards").items():
         dashboard = _mapping(dashboard)
         base: Path = ("dashboards", dashboard_id)
-        for index, role in _strings(dashboard.get("visible_to")):
-            check.expect(
-                "dashboards", (*base, "visible_to", index), role, "a role", roles
-            )
+        visible_to = dashboard.get("visible_to")
+        check.expect_each(
+            "dashboards", (*base, "visible_to"), visible_to, "a role", roles
+        )
         for widget_id, widget in _mapping(dashboard.get("widgets")).items():
             source = _mapping(widget).get("source")
-            if isinstance(source, str):
-                check.expect(
-                    "dashboards",
-                    (*base, "widgets", widget_id, "source"),
-                    source,
-                    "a workflow or domain model",
-                    sources,
-                )
+            path = (*base, "widgets", widget_id, "source")
+            check.expect(
+                "dashboards", path, source, "a workflow or domain model", sources
+            )
 
 
 def _endpoints(check: _Checker) -> None:
@@ -297,29 +298,15 @@ def _endpoints(check: _Checker) -> None:
     for endpoint_id, endpoint in endpoints.items():
         endpoint = _mapping(endpoint)
         base: Path = ("endpoints", endpoint_id)
-        model = endpoint.get("model")
-        if isinstance(model, str):
-            check.expect(
-                "ingestion_endpoints", (*base, "model"), model, "a domain model", models
-            )
-        mapping = endpoint.get("mapping")
-        if isinstance(mapping, str) and isinstance(model, str) and model in models:
-            check.expect(
-                "ingestion_endpoints",
-                (*base, "mapping"),
-                mapping,
-                f"a mapping of model '{model}'",
-                _mapping(_mapping(models[model]).get("mappings")),
-            )
+        model, mapping = endpoint.get("model"), endpoint.get("mapping")
+        check.expect(_ENDPOINTS, (*base, "model"), model, "a domain model", models)
+        if isinstance(model, str) and model in models:
+            mappings = _mapping(_mapping(models[model]).get("mappings"))
+            what = f"a mapping of model '{model}'"
+            check.expect(_ENDPOINTS, (*base, "mapping"), mapping, what, mappings)
         permission = endpoint.get("required_permission")
-        if isinstance(permission, str):
-            check.expect(
-                "ingestion_endpoints",
-                (*base, "required_permission"),
-                permission,
-                "a permission",
-                permissions,
-            )
+        path = (*base, "required_permission")
+        check.expect(_ENDPOINTS, path, permission, "a permission", permissions)
 
 
 def _roles(check: _Checker) -> None:
@@ -328,14 +315,13 @@ def _roles(check: _Checker) -> None:
     for role_id, role in roles.items():
         role = _mapping(role)
         base: Path = ("roles", role_id)
-        for index, permission in _strings(role.get("permissions")):
-            check.expect(
-                "user_management",
-                (*base, "permissions", index),
-                permission,
-                "a permission",
-                permissions,
-            )
+        check.expect_each(
+            _USERS,
+            (*base, "permissions"),
+            role.get("permissions"),
+            "a permission",
+            permissions,
+        )
         edges = graph.setdefault(role_id, [])
         for index, parent in _strings(role.get("inherits")):
             path = (*base, "inherits", index)
@@ -347,14 +333,8 @@ def _roles(check: _Checker) -> None:
     route_permissions = check.collection("user_management", "route_permissions")
     for route_id, route in route_permissions.items():
         required = _mapping(route).get("permission")
-        if isinstance(required, str):
-            check.expect(
-                "user_management",
-                ("route_permissions", route_id, "permission"),
-                required,
-                "a permission",
-                permissions,
-            )
+        path = ("route_permissions", route_id, "permission")
+        check.expect(_USERS, path, required, "a permission", permissions)
 
 
 def _personas(check: _Checker) -> None:
@@ -363,36 +343,32 @@ def _personas(check: _Checker) -> None:
     for persona_id, persona in personas.items():
         persona = _mapping(persona)
         base: Path = ("personas", persona_id)
-        for index, permission in _strings(persona.get("permissions")):
-            check.expect(
-                "ai_agent_personas",
-                (*base, "permissions", index),
-                permission,
-                "a permission",
-                permissions,
-            )
-        for index, source in _strings(persona.get("workflows")):
-            check.expect(
-                "ai_agent_personas",
-                (*base, "workflows", index),
-                source,
-                "a workflow or domain model",
-                sources,
-            )
+        check.expect_each(
+            _PERSONAS,
+            (*base, "permissions"),
+            persona.get("permissions"),
+            "a permission",
+            permissions,
+        )
+        check.expect_each(
+            _PERSONAS,
+            (*base, "workflows"),
+            persona.get("workflows"),
+            "a workflow or domain model",
+            sources,
+        )
 
 
 def _tenant_service(check: _Checker, platform: Mapping[str, Any]) -> None:
     routing = _mapping(_mapping(check.config.get("tenant")).get("routing"))
-    service = routing.get("service")
-    if isinstance(service, str):
-        check.expect(
-            "tenant",
-            ("routing", "service"),
-            service,
-            "a service",
-            _mapping(platform.get("services")),
-            scope="in base/platform.yaml",
-        )
+    check.expect(
+        "tenant",
+        ("routing", "service"),
+        routing.get("service"),
+        "a service",
+        _mapping(platform.get("services")),
+        scope="in base/platform.yaml",
+    )
 
 
 def _cli_aliases(check: _Checker) -> None:
@@ -420,8 +396,6 @@ def _cli_aliases(check: _Checker) -> None:
             value = value[key]
             walked.append(key)
 
-
-_MODELS, _WORKFLOWS, _USERS = "domain_models", "workflows", "user_management"
 
 # Each check and the config types it reads.
 _CHECKS: tuple[tuple[str, frozenset[str], Callable[[_Checker], None]], ...] = (
