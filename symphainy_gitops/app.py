@@ -326,11 +326,12 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 
 
 def _refusal(refused: Refused, path: str) -> Response:
+    # The path only: a query string may carry a token (?access_token=...).
     logger.info(
         "refused %s tenant=%s path=%s",
         refused.code,
         refused.tenant or "-",
-        _printable(path),
+        _printable(path.split("?", 1)[0]),
     )
     response = _error(refused.status, refused.code)
     if refused.status == 401:

@@ -385,6 +385,10 @@ def test_forward_auth_over_http(world: World, caplog: pytest.LogCaptureFixture) 
         token[:-4] + "AAAA",
         headers={**forwarded, "X-Forwarded-Uri": "/x\tINFO forged"},
     )
+    in_query = world.get(
+        "/auth/verify",
+        headers={**forwarded, "X-Forwarded-Uri": f"/claims?access_token={token}"},
+    )
 
     assert good.status_code == 200
     assert good.headers["x-tenant-id"] == "acme"
@@ -403,4 +407,6 @@ def test_forward_auth_over_http(world: World, caplog: pytest.LogCaptureFixture) 
     assert token.split(".")[1][:20] not in logged
     assert "user-1@example.test" not in logged
     assert "path=/x?INFO" in logged
+    assert in_query.status_code == 401
+    assert "access_token" not in logged
     assert all("\t" not in record.getMessage() for record in caplog.records)
