@@ -351,7 +351,27 @@ def connect(
         raise UsageProblem(
             f"'{chosen}' is not a tenant id (lowercase letters, digits and '-')"
         )
-    return Client(url or DEFAULT_URL, token, chosen, cache, timeout)
+    url = url or DEFAULT_URL
+    _refuse_clear_text(url)
+    return Client(url, token, chosen, cache, timeout)
+
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def _refuse_clear_text(url: str) -> None:
+    """A bearer token goes over plain http only to this machine."""
+    parsed = httpx.URL(url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise UsageProblem(
+            f"{URL_VARIABLE} must be an http(s) URL such as {DEFAULT_URL}, not {url!r}"
+        )
+    loopback = parsed.host in _LOOPBACK or parsed.host.startswith("127.")
+    if parsed.scheme == "http" and not loopback:
+        raise UsageProblem(
+            f"{url} is plain http to another machine, which would send your "
+            "token in clear; use its https URL"
+        )
 
 
 _MISSING: Any = object()

@@ -312,6 +312,25 @@ def test_connection_refused_names_the_url(world: World) -> None:
     assert f"cannot reach {url}/v1/whoami" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://config.example.test/api", "plain http to another machine"),
+        ("http://10.0.0.5:8080", "plain http to another machine"),
+        ("ftp://127.0.0.1/api", "must be an http(s) URL"),
+    ],
+)
+def test_a_token_is_never_sent_in_clear_to_another_machine(
+    world: World, url: str, words: str
+) -> None:
+    env = {**world.env(world.repo.token("acme")), "SYMPHAINY_API_URL": url}
+
+    result = CliRunner().invoke(cli, ["remote", "whoami"], env=env)
+
+    assert result.exit_code == 2
+    assert words in result.stderr
+
+
 def test_a_timeout_names_the_url(world: World) -> None:
     # A listener that accepts and never answers.
     listener = socket.socket()
