@@ -8,8 +8,8 @@ traffic to another, so both are errors on every claimant.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,39 +60,106 @@ def platform_claims(platform: Mapping[str, Any], origin_of: Any) -> list[Claim]:
     return claims
 
 
-def conflicts(claims: Iterable[Claim]) -> list[Finding]:
-    """One finding per claim that collides with another owner's claim."""
-    hosts: dict[str, list[Claim]] = defaultdict(list)
-    prefixes: dict[str, list[Claim]] = defaultdict(list)
-    for claim in claims:
-        (hosts if claim.kind == "host" else prefixes)[claim.value].append(claim)
+# A claim as the identity cache keeps it: kind, value, file, line, column and
+# layer; its owner is the tenant the cache files it under.
+ClaimRow = Sequence[Any]
 
-    findings: list[Finding] = []
-    for host, holders in hosts.items():
-        findings.extend(_clashes(holders, f"host '{host}'", "host-conflict"))
-
-    for prefix, holders in prefixes.items():
-        findings.extend(_clashes(holders, f"path prefix '{prefix}'", "prefix-conflict"))
-        for ancestor in _ancestors(prefix):
-            for outer in prefixes.get(ancestor, []):
-                for inner in holders:
-                    if outer.owner != inner.owner:
-                        findings.extend(_nested(outer, inner))
-
-    # The platform's own claims are never the ones to move.
-    return [finding for finding in findings if finding.tenant is not None]
+_Held = tuple[str, Claim | ClaimRow]
 
 
-def _clashes(holders: list[Claim], what: str, code: str) -> Iterable[Finding]:
-    owners = {claim.owner for claim in holders}
-    if len(owners) < 2:
-        return
-    for claim in holders:
-        others = sorted(
-            f"{other.owner} ({other.origin.location})"
-            for other in holders
-            if other.owner != claim.owner
-        )
+class ClaimIndex:
+    """Every claim by host and by prefix, to find the collisions of a few.
+
+    A run that validates some tenants must still compare their claims with
+    everyone's, but only their own findings are reported, so each checked
+    claim looks up its host, its ancestors and its descendants instead of
+    every pair being compared. Claims of the other tenants may arrive as
+    cache rows and become ``Claim`` objects only when they collide: building
+    ten thousand of them costs more than the lookups.
+    """
+
+    def __init__(self, claims: Iterable[Claim] = ()) -> None:
+        self._hosts: dict[str, list[_Held]] = {}
+        self._prefixes: dict[str, list[_Held]] = {}
+        self._normalized: list[tuple[str, str]] | None = None
+        self.add(claims)
+
+    def add(self, claims: Iterable[Claim]) -> None:
+        for claim in claims:
+            table = self._hosts if claim.kind == "host" else self._prefixes
+            table.setdefault(claim.value, []).append((claim.owner, claim))
+        self._normalized = None
+
+    def add_rows(self, owner: str, rows: Iterable[ClaimRow]) -> None:
+        hosts, prefixes = self._hosts, self._prefixes
+        for row in rows:
+            table = hosts if row[0] == "host" else prefixes
+            table.setdefault(row[1], []).append((owner, row))
+        self._normalized = None
+
+    def conflicts(self, claims: Iterable[Claim]) -> list[Finding]:
+        """One finding per collision of each of ``claims`` (already added)
+        with another owner's claim; none for the platform's own claims."""
+        findings: list[Finding] = []
+        for claim in claims:
+            if claim.owner == PLATFORM_OWNER:
+                continue  # The platform's own claims are never the ones to move.
+            if claim.kind == "host":
+                holders = self._hosts.get(claim.value, [])
+                what, code = f"host '{claim.value}'", "host-conflict"
+            else:
+                holders = self._prefixes.get(claim.value, [])
+                what, code = f"path prefix '{claim.value}'", "prefix-conflict"
+            findings.extend(_clash(claim, holders, what, code))
+            if claim.kind != "host":
+                findings.extend(self._nesting(claim))
+        return findings
+
+    def _nesting(self, claim: Claim) -> Iterable[Finding]:
+        for ancestor in _ancestors(claim.value):
+            for owner, held in self._prefixes.get(ancestor, []):
+                if owner != claim.owner:
+                    yield _inside(claim, _claim(owner, held))
+        for value in self._descendants(claim.value):
+            for owner, held in self._prefixes[value]:
+                if owner != claim.owner:
+                    yield _contains(claim, _claim(owner, held))
+
+    def _descendants(self, prefix: str) -> Iterable[str]:
+        """The claimed prefixes that have ``prefix`` among their ancestors."""
+        if prefix == "/":
+            yield from (value for value in self._prefixes if value != "/")
+            return
+        # A prefix's ancestors are the parts of "/" + its stripped value that
+        # end before a "/", so its descendants share a sorted range.
+        if self._normalized is None:
+            self._normalized = sorted(
+                ("/" + value.strip("/"), value) for value in self._prefixes
+            )
+        start = prefix + "/"
+        index = bisect_left(self._normalized, (start, ""))
+        for normalized, value in self._normalized[index:]:
+            if not normalized.startswith(start):
+                return
+            yield value
+
+
+def _claim(owner: str, held: Claim | ClaimRow) -> Claim:
+    if isinstance(held, Claim):
+        return held
+    kind, value, file, line, column, layer = held
+    return Claim(kind, value, owner, Origin(file, line, column, layer))
+
+
+def _clash(
+    claim: Claim, holders: list[_Held], what: str, code: str
+) -> Iterable[Finding]:
+    others = sorted(
+        f"{owner} ({_claim(owner, held).origin.location})"
+        for owner, held in holders
+        if owner != claim.owner
+    )
+    if others:
         yield _finding(
             code,
             claim,
@@ -101,14 +168,17 @@ def _clashes(holders: list[Claim], what: str, code: str) -> Iterable[Finding]:
         )
 
 
-def _nested(outer: Claim, inner: Claim) -> Iterable[Finding]:
-    yield _finding(
+def _contains(outer: Claim, inner: Claim) -> Finding:
+    return _finding(
         "prefix-conflict",
         outer,
         f"path prefix '{outer.value}' contains '{inner.value}' of {inner.owner} "
         f"({inner.origin.location}); prefixes must not nest, so choose another",
     )
-    yield _finding(
+
+
+def _inside(inner: Claim, outer: Claim) -> Finding:
+    return _finding(
         "prefix-conflict",
         inner,
         f"path prefix '{inner.value}' lies inside '{outer.value}' of {outer.owner} "

@@ -312,22 +312,27 @@ class Pipeline:
         wanted = set(self.tree.tenant_ids if tenant_ids is None else tenant_ids)
         wanted &= set(self.tree.tenant_ids)
         lender = self if others is None else others
-        all_claims = claim_rules.platform_claims(self.platform, self._platform_origin)
+        index = claim_rules.ClaimIndex(
+            claim_rules.platform_claims(self.platform, self._platform_origin)
+        )
         by_tenant: dict[str, list[Finding]] = {}
+        checked: list[claim_rules.Claim] = []
 
         for tenant_id in self.tree.tenant_ids:
             if tenant_id not in wanted:
-                all_claims.extend(lender.identity(tenant_id).claims)
+                index.add(lender.identity(tenant_id).claims)
                 continue
             tenant = self.tenant(tenant_id)
-            all_claims.extend(tenant.claims)
+            checked.extend(tenant.claims)
             by_tenant[tenant_id] = list(tenant.findings)
             if keep is not None:
                 keep[tenant_id] = tenant
 
-        for finding in claim_rules.conflicts(all_claims):
-            if finding.tenant in by_tenant:
-                by_tenant[finding.tenant].append(finding)
+        # Only the checked tenants' own findings are reported, so only their
+        # claims are looked up; each finding names one of them.
+        index.add(checked)
+        for finding in index.conflicts(checked):
+            by_tenant[str(finding.tenant)].append(finding)
 
         shared = tuple(self.findings)
         frozen = {key: tuple(value) for key, value in sorted(by_tenant.items())}
