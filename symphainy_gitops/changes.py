@@ -27,9 +27,9 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import DiffOption
 
-from .cache import IdentityCache
+from .cache import RevisionIdentities
 from .layout import BASE, PLANS, SCHEMAS, TENANTS
-from .pipeline import Pipeline, Result
+from .pipeline import Identities, Pipeline, Result
 from .source import (
     STAGED,
     GitSource,
@@ -139,7 +139,7 @@ def _index_tree(repo: pygit2.Repository) -> pygit2.Tree:
     return tree
 
 
-def affected(change: Change, new: Pipeline, old: Pipeline) -> list[str]:
+def affected(change: Change, new: Pipeline, old: Identities) -> list[str]:
     """The tenants of ``new`` whose effective config the change can alter.
 
     A tenant on a changed plan is found through its plan at ``old``: had its
@@ -149,11 +149,11 @@ def affected(change: Change, new: Pipeline, old: Pipeline) -> list[str]:
     if change.everything:
         return list(present)
 
-    known = set(old.tree.tenant_ids)
+    known = old.tenant_ids
     chosen = []
     for tenant_id in present:
         own = tenant_id in change.tenants or tenant_id not in known
-        if own or (change.plans and old.identity(tenant_id).plan in change.plans):
+        if own or (change.plans and old.plan(tenant_id) in change.plans):
             chosen.append(tenant_id)
     return chosen
 
@@ -165,7 +165,7 @@ def incremental(root: Path, since_ref: str, ref: str | None, staged: bool) -> Re
     working tree at ``root``.
     """
     repo = open_repository(root)
-    old = GitSource(repo, resolve_commit(repo, since_ref))
+    old_commit = resolve_commit(repo, since_ref)
     new: Source
     if staged:
         new = staged_source(repo)
@@ -174,12 +174,12 @@ def incremental(root: Path, since_ref: str, ref: str | None, staged: bool) -> Re
     else:
         new = WorktreeSource(root)
 
-    change = since(repo, resolve_commit(repo, since_ref), STAGED if staged else ref)
-    before = Pipeline(old)
-    before.cache = cache = IdentityCache.of(repo, old.tree_id("base"))
+    change = since(repo, old_commit, STAGED if staged else ref)
+    # The old side only lends plans and claims, mostly from the cache.
+    before = RevisionIdentities(repo, GitSource(repo, old_commit))
     after = Pipeline(new)
     result = after.run(affected(change, after, before), others=before)
-    cache.save()
+    before.save()
     return result
 
 

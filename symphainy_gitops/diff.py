@@ -20,14 +20,14 @@ from typing import Any
 import pygit2
 from deepdiff import DeepDiff
 
-from .cache import IdentityCache
+from .cache import RevisionIdentities
 from .changes import affected, since
 from .errors import GitopsError
 from .parse import Path
 from .pipeline import Pipeline, Result, TenantConfig
 from .render import render_tenant
 from .secrets import SECRET_REFERENCE, is_secret_key
-from .source import Source
+from .source import GitSource, Source
 
 HIDDEN = "(secret, changed)"
 _MISSING: Any = object()
@@ -64,7 +64,7 @@ class Comparison:
 def compare(
     repo: pygit2.Repository,
     old_commit: pygit2.Commit,
-    old: Source,
+    old: GitSource,
     new: Source,
     new_ref: str | None,
     only: str | None = None,
@@ -74,36 +74,36 @@ def compare(
     ``new_ref`` names ``new`` for change detection: a revision, or None for
     the working tree. ``only`` limits the comparison to one tenant id.
     """
-    before, after = Pipeline(old), Pipeline(new)
+    lender, after = RevisionIdentities(repo, old), Pipeline(new)
     change = since(repo, old_commit, new_ref)
-    candidates = set(affected(change, after, before))
-    candidates |= set(before.tree.tenant_ids) - set(after.tree.tenant_ids)
+    candidates = set(affected(change, after, lender))
+    candidates |= set(lender.tenant_ids) - set(after.tree.tenant_ids)
     if only is not None:
         candidates &= {only}
 
     diffs = []
     for tenant_id in sorted(candidates):
-        found = _tenant_diff(tenant_id, before, after)
+        found = _tenant_diff(tenant_id, lender, after)
         if found is not None:
             diffs.append(found)
 
     present = [d.tenant_id for d in diffs if d.status != "removed"]
-    before.cache = cache = IdentityCache.of(repo, old.tree_id("base"))
-    findings = after.run(present, others=before)
-    cache.save()
+    findings = after.run(present, others=lender)
+    lender.save()
     return Comparison(old.label, new.label, tuple(diffs), findings)
 
 
 def _tenant_diff(
-    tenant_id: str, before: Pipeline, after: Pipeline
+    tenant_id: str, lender: RevisionIdentities, after: Pipeline
 ) -> TenantDiff | None:
-    was = tenant_id in before.tree.tenant_ids
+    was = tenant_id in lender.tenant_ids
     now = tenant_id in after.tree.tenant_ids
     if not was:
         return TenantDiff(tenant_id, "added")
     if not now:
         return TenantDiff(tenant_id, "removed")
 
+    before = lender.pipeline
     old, new = before.tenant(tenant_id), after.tenant(tenant_id)
     config = tuple(changed_values(old.config, new.config, old, new))
     routes = tuple(

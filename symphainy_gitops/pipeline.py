@@ -7,7 +7,7 @@ can, not the first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -56,10 +56,17 @@ class Identity:
     claims: tuple[claim_rules.Claim, ...]
 
 
-class IdentityStore(Protocol):
-    def get(self, tenant_id: str, content_id: str) -> Identity | None: ...
+class Identities(Protocol):
+    """What a run needs of the tenants it does not validate (see ``run``)."""
 
-    def put(self, tenant_id: str, content_id: str, identity: Identity) -> None: ...
+    @property
+    def tenant_ids(self) -> Collection[str]: ...
+
+    def plan(self, tenant_id: str) -> str | None: ...
+
+    def add_claims(
+        self, tenant_ids: Iterable[str], index: claim_rules.ClaimIndex
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +118,6 @@ class Pipeline:
         self.findings = [*self.tree.findings, *self.schemas.findings]
         self._shared_layers: dict[str | None, _Shared] = {}
         self.identities: dict[str, Identity] = {}
-        # Plans and claims remembered between runs (see cache.IdentityCache).
-        self.cache: IdentityStore | None = None
         self._check_platform()
 
     def _check_platform(self) -> None:
@@ -246,24 +251,25 @@ class Pipeline:
         )
         return None, [finding]
 
-    def identity(self, tenant_id: str) -> Identity:
-        """The tenant's plan and claims, from its tenant.yaml alone (cached)."""
-        if tenant_id in self.identities:
-            return self.identities[tenant_id]
+    @property
+    def tenant_ids(self) -> list[str]:
+        return self.tree.tenant_ids
 
-        # A revision names each file's content for free; the working tree
-        # would have to read the file to know it, which is the cost saved.
-        blob_id = getattr(self.source, "blob_id", None)
-        content_id = blob_id(f"{TENANTS}/{tenant_id}/tenant.yaml") if blob_id else None
-        found = None
-        if self.cache is not None and content_id is not None:
-            found = self.cache.get(tenant_id, content_id)
-        if found is None:
-            found = self._identity_from(tenant_id, self._tenant_file(tenant_id))
-            if self.cache is not None and content_id is not None:
-                self.cache.put(tenant_id, content_id, found)
-        self.identities[tenant_id] = found
-        return found
+    def identity(self, tenant_id: str) -> Identity:
+        """The tenant's plan and claims, from its tenant.yaml alone."""
+        if tenant_id not in self.identities:
+            document = self._tenant_file(tenant_id)
+            self.identities[tenant_id] = self._identity_from(tenant_id, document)
+        return self.identities[tenant_id]
+
+    def plan(self, tenant_id: str) -> str | None:
+        return self.identity(tenant_id).plan
+
+    def add_claims(
+        self, tenant_ids: Iterable[str], index: claim_rules.ClaimIndex
+    ) -> None:
+        for tenant_id in tenant_ids:
+            index.add(self.identity(tenant_id).claims)
 
     def _tenant_file(self, tenant_id: str) -> Document | None:
         path = f"{TENANTS}/{tenant_id}/tenant.yaml"
@@ -298,15 +304,15 @@ class Pipeline:
         self,
         tenant_ids: Iterable[str] | None = None,
         keep: dict[str, TenantConfig] | None = None,
-        others: Pipeline | None = None,
+        others: Identities | None = None,
     ) -> Result:
         """Validate the given tenants (all by default) and the checks across them.
 
         Host and prefix claims are compared across every tenant even when only
         some are validated, so that a new claim cannot collide unseen; the
         tenants not validated contribute their claims only (``identity``),
-        taken from ``others`` when given: a pipeline over a revision where
-        those tenants are known to be the same. The merged configs of the
+        taken from ``others`` when given: a pipeline or cache over a revision
+        where those tenants are known to be the same. The merged configs of the
         wanted tenants go into ``keep`` when given.
         """
         wanted = set(self.tree.tenant_ids if tenant_ids is None else tenant_ids)
@@ -315,12 +321,12 @@ class Pipeline:
         index = claim_rules.ClaimIndex(
             claim_rules.platform_claims(self.platform, self._platform_origin)
         )
+        lender.add_claims((t for t in self.tenant_ids if t not in wanted), index)
         by_tenant: dict[str, list[Finding]] = {}
         checked: list[claim_rules.Claim] = []
 
         for tenant_id in self.tree.tenant_ids:
             if tenant_id not in wanted:
-                index.add(lender.identity(tenant_id).claims)
                 continue
             tenant = self.tenant(tenant_id)
             checked.extend(tenant.claims)

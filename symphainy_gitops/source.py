@@ -212,6 +212,18 @@ class GitSource:
         item = self._object(folder)
         return str(item.id) if item is not None else None
 
+    def folder_ids(self, folder: str) -> dict[str, str]:
+        """The tree id of each folder directly inside ``folder``, by name."""
+        tree = self._object(folder)
+        if not isinstance(tree, pygit2.Tree):
+            return {}
+        # An entry of a tree is a Tree exactly when its mode is a folder's.
+        return {
+            str(item.name): str(item.id)
+            for item in tree
+            if isinstance(item, pygit2.Tree)
+        }
+
     def blob_id(self, path: str) -> str | None:
         """The content id of the file at ``path``, without reading it."""
         item = self._object(path)

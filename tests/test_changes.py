@@ -217,12 +217,35 @@ def test_nothing_changed_validates_no_tenant(config_repo: Path) -> None:
 def test_the_identity_cache_is_reused(config_repo: Path) -> None:
     EDITS["tenant host clash"](config_repo)
     first = incremental(config_repo, "HEAD", None, False)
-    cache = config_repo / ".git" / "symphainy-gitops" / "identities-v1.json"
+    cache = config_repo / ".git" / "symphainy-gitops" / "identities-v2.json"
     assert cache.is_file()
 
     second = incremental(config_repo, "HEAD", None, False)
 
     assert first == second
+
+
+def test_cached_identities_follow_later_commits(config_repo: Path) -> None:
+    # Fill the cache at the first commit: every tenant lends its claims.
+    assert incremental(config_repo, "HEAD", None, False).tenants == ()
+    # Then acme moves its host, and lumen changes a file other than tenant.yaml
+    # (its folder's id changes, its identity does not).
+    EDITS["tenant value"](config_repo)
+    _replace("tenants/acme/tenant.yaml", "- acme.localhost", "- moved.localhost")(
+        config_repo
+    )
+    _append("tenants/lumen/dashboards.yaml", "\n# a comment\n")(config_repo)
+    commit_all(config_repo, "acme moves, lumen edits its dashboards")
+    EDITS["tenant host clash"](config_repo)
+    _replace("tenants/brightside/tenant.yaml", "acme.localhost", "moved.localhost")(
+        config_repo
+    )
+
+    result = incremental(config_repo, "HEAD", None, False)
+
+    _check_agreement(config_repo, None, staged=False)
+    assert [f.code for f in result.findings] == ["host-conflict"]
+    assert "tenants/acme/tenant.yaml" in result.findings[0].message
 
 
 def test_cli_changed_since(config_repo: Path) -> None:
