@@ -137,7 +137,19 @@ def changed_values(
     Lists are values (they replace, never merge), so a change inside a list
     is reported as the whole list changing.
     """
-    found = DeepDiff(old, new, view="tree", verbose_level=2)
+    # DeepDiff walks everything it is given; the config types that are the
+    # same on both sides cannot hold a change, so it is given the others.
+    differing = [
+        key
+        for key in old.keys() | new.keys()
+        if not _same(old.get(key, _MISSING), new.get(key, _MISSING))
+    ]
+    found = DeepDiff(
+        {key: old[key] for key in differing if key in old},
+        {key: new[key] for key in differing if key in new},
+        view="tree",
+        verbose_level=2,
+    )
     paths: set[Path] = set()
     for items in found.values():
         for item in items:
@@ -152,6 +164,18 @@ def changed_values(
         else:
             kind, source = "changed", new_tenant
         yield _value_change(path, kind, before, after, source)
+
+
+def _same(old: Any, new: Any) -> bool:
+    """Equal, with the same types all the way down: Python holds 1 == True
+    == 1.0, while YAML and the rendered output tell them apart."""
+    if type(old) is not type(new):
+        return False
+    if isinstance(old, dict):
+        return old.keys() == new.keys() and all(_same(old[k], new[k]) for k in old)
+    if isinstance(old, list):
+        return len(old) == len(new) and all(map(_same, old, new))
+    return bool(old == new)
 
 
 def _value_change(

@@ -188,7 +188,12 @@ class GitSource:
             return None
         entries = []
         for item in tree:
-            kind = _GIT_KINDS.get(item.filemode, Kind.OTHER)
+            # Folders by type: reading filemode builds an enum member, which
+            # costs more than the rest of a listing of tenants/.
+            if isinstance(item, pygit2.Tree):
+                kind = Kind.DIR
+            else:
+                kind = _GIT_KINDS.get(item.filemode, Kind.OTHER)
             entries.append(Entry(str(item.name), kind))
         return sorted(entries, key=lambda entry: entry.name)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from symphainy_gitops.cli import cli
+from symphainy_gitops.diff import changed_values
 
 from .conftest import commit_all
 
@@ -165,3 +166,12 @@ def test_unknown_revision_is_a_usage_error(config_repo: Path) -> None:
 
     assert result.exit_code == 2
     assert "is not a commit, tag or branch" in result.stderr
+
+
+def test_a_change_of_type_alone_is_a_change() -> None:
+    old = {"tenant": {"limit": 1, "names": ["a"]}, "workflows": {"w": {"on": 1}}}
+    new = {"tenant": {"limit": 1, "names": ["a"]}, "workflows": {"w": {"on": True}}}
+
+    changes = list(changed_values(old, new, None, None))
+
+    assert [(c.path, c.old, c.new) for c in changes] == [("workflows.w.on", 1, True)]
