@@ -21,12 +21,26 @@ import yaml
 from .errors import GitopsError
 from .findings import Finding, error
 
-if not getattr(yaml, "__with_libyaml__", False):  # pragma: no cover
-    raise GitopsError(
-        "PyYAML was installed without libyaml, so its C parser is missing; "
-        "install the libyaml headers (Debian: libyaml-dev) and reinstall "
-        "PyYAML with 'pip install --force-reinstall --no-binary pyyaml pyyaml'"
-    )
+LIBYAML_MISSING = (
+    "PyYAML was installed without libyaml, so its C parser is missing; install "
+    "the libyaml headers (Debian: libyaml-dev) and reinstall PyYAML with "
+    "'pip install --force-reinstall --no-binary pyyaml pyyaml'"
+)
+
+
+def require_libyaml(module: Any = yaml) -> None:
+    """Stop with a clear message where PyYAML lacks its C parser.
+
+    Called when a pipeline starts rather than at import, so that the CLI can
+    say it as one line instead of a traceback.
+    """
+    if not getattr(module, "__with_libyaml__", False):
+        raise GitopsError(LIBYAML_MISSING)
+
+
+# Without libyaml this base is the pure-Python loader; nothing parses then,
+# because require_libyaml() refuses first.
+_CLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 32
@@ -63,7 +77,7 @@ def _plain_scalar_tag(value: str) -> str:
     return _STR
 
 
-class _CoreSchemaLoader(yaml.CSafeLoader):
+class _CoreSchemaLoader(_CLoader):  # type: ignore[misc]
     """The C parser, resolving untagged values by the YAML 1.2 core schema.
 
     Replaces PyYAML's resolver, which implements YAML 1.1 (``no`` is false,

@@ -16,7 +16,7 @@ from .errors import GitopsError
 from .findings import Finding, Severity, error
 from .layout import CONFIG_TYPES, PLATFORM, SCHEMA_TYPES, TENANT_ID, TENANTS, ConfigTree
 from .merge import Layer, Origin, Provenance, merge, merge_layers
-from .parse import MAX_FILE_BYTES, Document, parse_document
+from .parse import MAX_FILE_BYTES, Document, parse_document, require_libyaml
 from .references import check_references
 from .render import unsafe_values
 from .schema import SchemaSet
@@ -111,6 +111,7 @@ class Pipeline:
     """Validates the tenants of one source; shared layers are read once."""
 
     def __init__(self, source: Source) -> None:
+        require_libyaml()
         self.source = source
         self.tree = ConfigTree(source)
         self.schemas = SchemaSet(source, SCHEMA_TYPES)

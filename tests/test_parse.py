@@ -6,7 +6,13 @@ import time
 
 import pytest
 
-from symphainy_gitops.parse import MAX_DEPTH, MAX_FILE_BYTES, parse_document
+from symphainy_gitops.errors import GitopsError
+from symphainy_gitops.parse import (
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    parse_document,
+    require_libyaml,
+)
 
 
 def parse_ok(text: str) -> dict[str, object]:
@@ -171,3 +177,12 @@ def test_second_document_is_refused() -> None:
 
 def test_invalid_utf8_is_reported_at_its_line() -> None:
     assert codes(b"a: 1\nb: \xff\xfe\n") == [("yaml-syntax", 2, 1)]
+
+
+def test_missing_libyaml_is_one_clear_error() -> None:
+    class PureYaml:
+        __with_libyaml__ = False
+
+    with pytest.raises(GitopsError, match=r"without libyaml.*libyaml-dev"):
+        require_libyaml(PureYaml)
+    require_libyaml()
