@@ -1,9 +1,8 @@
 """The read-only HTTP app: ForwardAuth for the gateway and config lookups.
 
-It serves one immutable snapshot of a git ref. A background thread polls the
-ref and, when it moves, builds the next snapshot off the request path and
-swaps it in with one assignment; a commit that fails validation is never
-served. Every response is JSON; errors carry a stable code.
+It serves one immutable snapshot of a git ref (see ``serving`` for the
+reload loop). Routes are composed explicitly from a list; every response is
+JSON and errors carry a stable code.
 
 Decisions:
 
@@ -28,7 +27,6 @@ import json
 import logging
 import re
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -47,178 +45,27 @@ from starlette.types import Receive, Scope, Send
 
 from .auth import (
     MAX_TOKEN_BYTES,
-    AuthSettings,
     Identity,
     KeySet,
     Refused,
-    Verifier,
     decide,
     permissions_for,
 )
 from .errors import GitopsError
 from .layout import CONFIG_TYPES
 from .merge import explain
+from .openapi import OPENAPI
 from .pipeline import TenantConfig
-from .snapshot import Snapshot, SnapshotRejected, build_snapshot
-from .source import GitSource, open_repository, resolve_commit
+from .serving import ConfigState, RefUnknown, Served, findings_summary
+from .snapshot import Snapshot, SnapshotRejected
+from .source import open_repository
 
 logger = logging.getLogger("symphainy_gitops.app")
 
-HISTORY_SIZE = 8
 _JSON = "application/json"
 _HEALTHY = b'{"status":"ok"}'
 _REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/~^-]{0,199}")
 _LOOKUP_METHODS = ["GET"]  # Starlette adds HEAD to every GET route.
-_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
-
-# ---------------------------------------------------------------------------
-# Snapshots: the served one, its reloads, and older revisions on demand
-
-
-@dataclass(frozen=True, slots=True)
-class Served:
-    """A snapshot with the verifier built for its platform's auth settings."""
-
-    snapshot: Snapshot
-    verifier: Verifier
-
-
-class ConfigState:
-    """The snapshot being served and the reload loop that replaces it."""
-
-    def __init__(self, root: Path, ref: str, keys: KeySet, poll: float) -> None:
-        self.root = root
-        self.ref = ref
-        self.keys = keys
-        self.poll = poll
-        self.served: Served | None = None
-        self.last_error: dict[str, Any] | None = None
-        self._failed: str | None = None
-        self._history: OrderedDict[str, Snapshot | SnapshotRejected] = OrderedDict()
-        self._build_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def reload(self) -> None:
-        """Serve the ref's commit if it moved and validates; else keep the last."""
-        try:
-            repo = open_repository(self.root)
-            commit = resolve_commit(repo, self.ref)
-        except GitopsError as exc:
-            self._fail(None, str(exc), [])
-            return
-
-        commit_id = str(commit.id)
-        current = self.served
-        if current is not None and current.snapshot.commit == commit_id:
-            return
-        if commit_id == self._failed:
-            return
-
-        try:
-            snapshot = build_snapshot(GitSource(repo, commit))
-            served = self._served(snapshot, current)
-        except SnapshotRejected as exc:
-            self._fail(commit_id, f"{exc.result.errors} errors", _findings(exc))
-            return
-        except GitopsError as exc:
-            self._fail(commit_id, str(exc), [])
-            return
-
-        self.served = served
-        self.last_error = None
-        self._failed = None
-        logger.info(
-            "reloaded %s at %s: %d tenants",
-            self.ref,
-            commit_id[:12],
-            len(snapshot.tenants),
-        )
-
-    def _served(self, snapshot: Snapshot, current: Served | None) -> Served:
-        settings = AuthSettings.from_platform(snapshot.platform)
-        # Cached identities stay good while the rules that made them do.
-        if current is not None and current.verifier.settings == settings:
-            return Served(snapshot, current.verifier)
-        return Served(snapshot, Verifier(self.keys, settings))
-
-    def _fail(self, commit: str | None, message: str, findings: list[Any]) -> None:
-        last = self.last_error
-        if last is not None and (last["commit"], last["message"]) == (commit, message):
-            return  # Logged once already; the poll keeps finding the same thing.
-        self._failed = commit
-        self.last_error = {
-            "commit": commit,
-            "message": message,
-            "findings": findings,
-            "at": time.time(),
-        }
-        first = "; ".join(f"{f['location']} {f['code']}" for f in findings[:3])
-        logger.error(
-            "reload failed at %s: %s%s",
-            (commit or self.ref)[:12],
-            message,
-            f": {first}" if first else "",
-        )
-
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._loop, name="symphainy-reload", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.poll):
-            try:
-                self.reload()
-            except Exception:
-                # The loop must outlive any one bad revision or git hiccup.
-                logger.exception("reload raised; the last good snapshot stays")
-
-    def at(self, ref: str) -> Snapshot:
-        """The snapshot of any commit, tag or branch, built once and kept a while."""
-        served = self.served
-        try:
-            repo = open_repository(self.root)
-            commit = resolve_commit(repo, ref)
-        except GitopsError:
-            raise ApiError(
-                404, "ref-unknown", "no commit, tag or branch by that name"
-            ) from None
-
-        commit_id = str(commit.id)
-        if served is not None and served.snapshot.commit == commit_id:
-            return served.snapshot
-
-        # One build at a time: a flood of refs costs one core, not all of them.
-        with self._build_lock:
-            found = self._history.get(commit_id)
-            if found is None:
-                try:
-                    found = build_snapshot(GitSource(repo, commit))
-                except SnapshotRejected as exc:
-                    found = exc
-                self._history[commit_id] = found
-                if len(self._history) > HISTORY_SIZE:
-                    self._history.popitem(last=False)
-            self._history.move_to_end(commit_id)
-
-        if isinstance(found, SnapshotRejected):
-            raise RefRejected(found)
-        return found
-
-
-def _findings(exc: SnapshotRejected) -> list[dict[str, Any]]:
-    errors = [f for f in exc.findings if f.severity == "error"]
-    return [
-        {"location": f.location, "code": f.code, "tenant": f.tenant} for f in errors
-    ][:10]
 
 
 # ---------------------------------------------------------------------------
@@ -523,14 +370,21 @@ async def _snapshot(request: Request, served: Served) -> Snapshot:
         return served.snapshot
     if len(refs) > 1 or not _REF.fullmatch(refs[0]) or ".." in refs[0]:
         raise ApiError(400, "ref-invalid", "ref must be one commit id, tag or branch")
-    return await run_in_threadpool(_state(request).at, refs[0])
+    try:
+        return await run_in_threadpool(_state(request).at, refs[0])
+    except RefUnknown:
+        raise ApiError(
+            404, "ref-unknown", "no commit, tag or branch by that name"
+        ) from None
+    except SnapshotRejected as rejected:
+        raise RefRejected(rejected) from None
 
 
 def _rejected(
     rejected: SnapshotRejected, served: Served, identity: Identity
 ) -> Response:
     # Findings name files; a tenant sees its own and the shared layers' only.
-    findings = _findings(rejected)
+    findings = findings_summary(rejected)
     if not _is_admin(served, identity):
         findings = [
             f
@@ -708,126 +562,3 @@ def check_repository(root: Path) -> None:
         open_repository(root)
     except pygit2.GitError as exc:
         raise GitopsError(f"cannot open the git repository at {root}: {exc}") from None
-
-
-# ---------------------------------------------------------------------------
-# The API description: written by hand, checked against the routes by a test
-
-
-def _op(summary: str, *params: str, auth: bool = True) -> dict[str, Any]:
-    parameters = [_PARAMETERS[name] for name in params]
-    if auth:
-        parameters.append(_PARAMETERS["tenant_header"])
-    operation: dict[str, Any] = {
-        "summary": summary,
-        "parameters": parameters,
-        "responses": {
-            "200": {"description": "OK"},
-            **(
-                {"304": {"description": "Not modified (If-None-Match)"}} if auth else {}
-            ),
-            **(_AUTH_RESPONSES if auth else {}),
-        },
-    }
-    if auth:
-        operation["security"] = [{"bearer": []}]
-    return {"get": operation}
-
-
-_AUTH_RESPONSES = {
-    "400": {"description": "Bad parameter", "content": {"application/json": {}}},
-    "401": {"description": "Missing or bad token", "content": {"application/json": {}}},
-    "403": {
-        "description": "Tenant suspended, or X-Tenant-Id is not the token's tenant",
-        "content": {"application/json": {}},
-    },
-    "404": {"description": "Unknown or other tenant, unknown ref or type"},
-    "422": {"description": "The ref does not validate; its first findings"},
-    "503": {"description": "No validated config loaded yet"},
-}
-
-_PARAMETERS: dict[str, dict[str, Any]] = {
-    "id": {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
-    "type": {
-        "name": "type",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string", "enum": list(CONFIG_TYPES)},
-    },
-    "ref": {
-        "name": "ref",
-        "in": "query",
-        "description": "A commit, tag or branch; default: the served ref",
-        "schema": {"type": "string"},
-    },
-    "tenant_header": {
-        "name": "X-Tenant-Id",
-        "in": "header",
-        "description": "Optional check: must equal the token's tenant (403 if not)",
-        "schema": {"type": "string"},
-    },
-    "explain": {
-        "name": "explain",
-        "in": "query",
-        "description": "Each value with the file, line and layer that set it",
-        "schema": {"type": "boolean"},
-    },
-}
-
-_VERIFY = {
-    "summary": "Traefik ForwardAuth: verify the bearer JWT against the routed tenant",
-    "parameters": [
-        {"name": name, "in": "header", "schema": {"type": "string"}}
-        for name in ("X-Forwarded-Host", "X-Forwarded-Uri", "X-Forwarded-Method")
-    ],
-    "security": [{"bearer": []}],
-    "responses": {
-        "200": {
-            "description": "Allowed; identity headers for the backend",
-            "headers": {
-                name: {"schema": {"type": "string"}}
-                for name in (
-                    "X-User-Id",
-                    "X-Tenant-Id",
-                    "X-User-Email",
-                    "X-User-Roles",
-                    "X-User-Permissions",
-                )
-            },
-        },
-        "401": {"description": "Missing, malformed, expired or unverifiable token"},
-        "403": {"description": "Wrong tenant, suspended, no permission, no route"},
-        "503": {"description": "No validated config loaded yet"},
-    },
-}
-
-OPENAPI: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {"title": "symphainy-gitops config API", "version": "1"},
-    "components": {
-        "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-        }
-    },
-    "paths": {
-        "/healthz": _op("The process runs", auth=False),
-        "/readyz": _op("Commit served, load time, last reload error", auth=False),
-        "/openapi.json": _op("This description", auth=False),
-        "/auth/verify": {method.lower(): _VERIFY for method in _ALL_METHODS},
-        "/v1/whoami": _op(
-            "The caller as the server sees it: user, tenant, roles, permissions"
-        ),
-        "/v1/tenants": _op("The tenants the caller may see", "ref"),
-        "/v1/tenants/{id}": _op("One tenant's identity and status", "id", "ref"),
-        "/v1/tenants/{id}/config": _op(
-            "A tenant's merged config", "id", "ref", "explain"
-        ),
-        "/v1/tenants/{id}/config/{type}": _op(
-            "One config type of a tenant's merged config",
-            "id",
-            "type",
-            "ref",
-            "explain",
-        ),
-    },
-}
