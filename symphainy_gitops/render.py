@@ -190,7 +190,9 @@ def _config_api(
 
     No ForwardAuth here: the app verifies the bearer token on every lookup,
     and ForwardAuth would bind the caller to a routed tenant, which this
-    shared host has none of.
+    shared host has none of. Only the versioned API (``/v1/``) is routed:
+    the app's ForwardAuth check and its health and readiness reports are for
+    the gateway and operators, not for the outside.
     """
     service = settings["service"]
     if service not in platform.get("services", {}):
@@ -204,7 +206,7 @@ def _config_api(
         raise RenderError(f"config_api: {problem}")
 
     router = _router(
-        f"Host(`{host}`) && PathPrefix(`{prefix}/`)",
+        f"Host(`{host}`) && PathPrefix(`{prefix}/v1/`)",
         list(platform.get("entry_points", ["web"])),
         [f"{CONFIG_API}-strip"],
         f"platform-{service}",

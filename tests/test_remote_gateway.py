@@ -2,7 +2,7 @@
 
 The platform file is rendered from the test repository with the ``config``
 service pointed at the app, so the route under test is the committed one:
-``Host(`localhost`) && PathPrefix(`/api/`)``, its prefix stripped, no
+``Host(`localhost`) && PathPrefix(`/api/v1/`)``, its prefix stripped, no
 ForwardAuth in front.
 """
 
@@ -107,3 +107,22 @@ def test_the_gateway_passes_the_tenant_header_to_the_app(gateway: Gateway) -> No
     assert answer.status == 403
     assert answer.json() == {"error": "tenant-header-mismatch"}
     assert other_host.status == 404
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/auth/verify", "/api/readyz", "/api/healthz", "/api/openapi.json"]
+)
+def test_only_the_versioned_api_is_reachable_through_the_gateway(
+    gateway: Gateway, path: str
+) -> None:
+    # ForwardAuth, health and readiness are for Traefik and operators only.
+    token = gateway.repo.token("acme")
+    headers = [
+        ("Authorization", f"Bearer {token}"),
+        ("X-Forwarded-Host", "acme.localhost"),
+        ("X-Forwarded-Uri", "/admin"),
+    ]
+
+    answer = gateway.traefik.get(path, "localhost", headers=headers)
+
+    assert answer.status == 404

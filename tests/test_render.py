@@ -348,7 +348,7 @@ def test_config_api_router_strips_its_prefix_and_has_no_forward_auth() -> None:
 
     assert http["routers"] == {
         "platform-config-api": {
-            "rule": "Host(`localhost`) && PathPrefix(`/api/`)",
+            "rule": "Host(`localhost`) && PathPrefix(`/api/v1/`)",
             "entryPoints": ["web"],
             "middlewares": ["platform-config-api-strip"],
             "service": "platform-config",
