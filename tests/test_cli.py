@@ -314,3 +314,16 @@ def test_console_script_has_help_with_examples() -> None:
     assert result.returncode == 0
     assert "Examples:" in result.stdout
     assert "--format" in result.stdout
+
+
+def test_persona_safety_is_the_platforms_for_plan_added_personas(
+    config_repo: Path,
+) -> None:
+    shown = run(config_repo, "show", "acme", "ai_agent_personas", "--explain")
+
+    lines = {line.split(" = ")[0]: line for line in shown.stdout.splitlines()}
+    assert "ai_agent_personas.personas.underwriting_assistant.display_name" in lines
+    for control in ("pii_redaction", "human_handoff"):
+        line = lines[f"ai_agent_personas.safety.{control}"]
+        assert line.startswith(f"ai_agent_personas.safety.{control} = true")
+        assert line.endswith("(base)")
