@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pygit2
 import pytest
+from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, settings
+
+from symphainy_gitops.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ("base", "tenants", "schemas")
@@ -55,6 +58,19 @@ def write(config_repo: Path) -> Callable[[str, str], Path]:
         return path
 
     return _write
+
+
+def run(repo: Path, *args: str) -> Result:
+    """The CLI on the config repository at ``repo``, as a person would call it."""
+    return CliRunner().invoke(cli, ["--repo", str(repo), *args])
+
+
+def edit(repo: Path, relative: str, old: str, new: str) -> None:
+    """Replace the first ``old`` in a file of ``repo``, which must hold it."""
+    path = repo / relative
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
 
 
 def in_ci() -> bool:

@@ -12,11 +12,8 @@ from pathlib import Path
 import pygit2
 import pytest
 import yaml
-from click.testing import CliRunner, Result
 
-from symphainy_gitops.cli import cli
-
-from .conftest import commit_all
+from .conftest import commit_all, run
 
 UNREACHABLE_STEP = """\
 # yaml-language-server: $schema=../../schemas/workflows.schema.json
@@ -35,10 +32,6 @@ workflows:
   claims_intake:
     input_model: claimz
 """
-
-
-def run(repo: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--repo", str(repo), *args])
 
 
 def test_validate_clean_repository(config_repo: Path) -> None:

@@ -6,23 +6,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from click.testing import CliRunner, Result
-
-from symphainy_gitops.cli import cli
 from symphainy_gitops.diff import changed_values
 
-from .conftest import commit_all
-
-
-def run(repo: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--repo", str(repo), *args])
-
-
-def edit(repo: Path, relative: str, old: str, new: str) -> None:
-    path = repo / relative
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
+from .conftest import commit_all, edit, run
 
 
 def as_json(repo: Path, *args: str) -> dict[str, object]:

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from click.testing import CliRunner, Result
-
-from symphainy_gitops.cli import cli
 from symphainy_gitops.pipeline import Pipeline
 from symphainy_gitops.source import WorktreeSource
 
-
-def run(repo: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--repo", str(repo), *args])
+from .conftest import run
 
 
 def changed_lines(before: str, after: str) -> list[tuple[str, str]]:

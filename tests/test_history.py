@@ -5,22 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pygit2
-from click.testing import CliRunner, Result
 
-from symphainy_gitops.cli import cli
-
-from .conftest import commit_all
-
-
-def run(repo: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--repo", str(repo), *args])
-
-
-def edit(repo: Path, relative: str, old: str, new: str) -> None:
-    path = repo / relative
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
+from .conftest import commit_all, edit, run
 
 
 def configure(repo: Path) -> pygit2.Repository:
