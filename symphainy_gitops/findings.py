@@ -64,8 +64,7 @@ def error(
     column: int = 1,
     tenant: str | None = None,
 ) -> Finding:
-    assert code in CODES, code
-    return Finding(code, Severity.ERROR, message, file, line, column, tenant)
+    return _finding(Severity.ERROR, code, message, file, line, column, tenant)
 
 
 def warning(
@@ -76,5 +75,18 @@ def warning(
     column: int = 1,
     tenant: str | None = None,
 ) -> Finding:
+    return _finding(Severity.WARNING, code, message, file, line, column, tenant)
+
+
+def _finding(
+    severity: Severity,
+    code: str,
+    message: str,
+    file: str,
+    line: int,
+    column: int,
+    tenant: str | None,
+) -> Finding:
+    # A code that is not in CODES would be a code nobody can look up.
     assert code in CODES, code
-    return Finding(code, Severity.WARNING, message, file, line, column, tenant)
+    return Finding(code, severity, message, file, line, column, tenant)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import os
@@ -179,9 +180,9 @@ class EtagCache:
     def store(self, url: str, tenant: str, etag: str, body: bytes) -> None:
         entry = {"url": url, "tenant": tenant, "etag": etag, "body": body.decode()}
         target = self._file(url, tenant)
+        temporary = target.with_suffix(f".{os.getpid()}.tmp")
         try:
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            temporary = target.with_suffix(f".{os.getpid()}.tmp")
             descriptor = os.open(
                 temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600
             )
@@ -189,7 +190,10 @@ class EtagCache:
                 json.dump(entry, stream)
             os.replace(temporary, target)
         except OSError:
-            pass  # No cache is slower, not wrong.
+            # A cache that cannot be written only costs the next request a
+            # full answer; leave no half-written file behind.
+            with contextlib.suppress(OSError):
+                temporary.unlink()
 
 
 def default_cache_folder(env: Mapping[str, str]) -> Path:
